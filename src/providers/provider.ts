@@ -1,0 +1,85 @@
+// The narrow interface the rest of Sesame uses to talk to a secrets provider.
+// Only src/providers/onepassword/ knows how 1Password (or its fixture) answers.
+
+/** The closed set of ways a provider call can fail. Callers branch on `kind`, never on messages. */
+export type ProviderErrorKind =
+  | 'token_malformed' // the token is not shaped like a service account token; checked locally, no network
+  | 'token_rejected' // the provider refused the token (invalid, revoked, expired)
+  | 'vault_inaccessible' // the token is fine but cannot read the requested vault
+  | 'item_not_found' // the item no longer exists (or is not readable)
+  | 'rate_limited' // the provider's request budget is spent; retry later
+  | 'unavailable' // the provider could not be reached or answered with a server error
+  | 'timeout' // our own deadline fired
+  | 'internal'; // anything else (a crashed worker, an unexpected answer)
+
+/** Kinds that mean "try again later" rather than "your input is wrong". */
+export const RETRYABLE_KINDS: ReadonlySet<ProviderErrorKind> = new Set(['rate_limited', 'unavailable', 'timeout', 'internal']);
+
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  constructor(
+    readonly kind: ProviderErrorKind,
+    /** A short reason safe to show and log: it never contains a token, a value or provider output. */
+    message: string,
+    /** Seconds until a retry makes sense, when the provider says (rate limits). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE_KINDS.has(this.kind);
+  }
+}
+
+export type TokenCheck = { ok: true } | { ok: false; reason: string };
+
+export type AutofillBehavior = 'AnywhereOnWebsite' | 'ExactDomain' | 'Never';
+
+export interface ItemWebsite {
+  url: string;
+  autofill: AutofillBehavior;
+}
+
+/** Item metadata: what matching needs, never a secret value. */
+export interface ItemOverview {
+  id: string;
+  title: string;
+  category: string; // "Login", "Password", …
+  updatedAt: string; // ISO 8601
+  websites: ItemWebsite[];
+}
+
+export type FieldKind = 'text' | 'concealed' | 'totp';
+
+/** A field of an item as the fill logic sees it. `value` is secret; TOTP `value` is the seed/URI. */
+export interface ItemField {
+  id: string;
+  label: string;
+  kind: FieldKind;
+  value: string;
+}
+
+export interface Item extends ItemOverview {
+  fields: ItemField[];
+}
+
+export interface CallOptions {
+  /** Overrides the backend's default deadline for this call, in milliseconds. */
+  deadlineMs?: number;
+}
+
+export interface SecretsProvider {
+  /** Pure and local: is this shaped like a service account token? Never calls the network. */
+  checkTokenFormat(token: string): TokenCheck;
+  /** Resolves when `token` is accepted and can read `vaultId`; otherwise throws ProviderError. */
+  checkVaultAccess(token: string, vaultId: string, options?: CallOptions): Promise<void>;
+  /** Login-capable items of a vault, metadata only. */
+  listItems(token: string, vaultId: string, options?: CallOptions): Promise<ItemOverview[]>;
+  /** One item with its fields (secret values included); used only for the duration of a fill. */
+  getItem(token: string, vaultId: string, itemId: string, options?: CallOptions): Promise<Item>;
+  /** Drops anything cached for this token (client, metadata). Called on rotation and deletion. */
+  forgetToken(token: string): void;
+  /** Releases resources (file watchers, workers). */
+  close(): Promise<void>;
+}
