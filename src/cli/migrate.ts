@@ -1,0 +1,11 @@
+import type { Config } from '../config.js';
+import { migrate, openDatabase } from '../db/database.js';
+
+export async function migrateCommand(config: Config): Promise<{ applied: string[] }> {
+  const database = openDatabase(config.database);
+  try {
+    return { applied: await migrate(database) };
+  } finally {
+    await database.close();
+  }
+}

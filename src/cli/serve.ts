@@ -1,0 +1,129 @@
+// `sesame serve`: migrate, start, and drain in-flight requests on SIGTERM/SIGINT.
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { buildApp } from '../app.js';
+import { type Config, isLoopbackHost } from '../config.js';
+import { createEnvelope } from '../crypto/envelope.js';
+import { type Database, migrate, openDatabase } from '../db/database.js';
+import { createAuthRepo } from '../modules/auth/auth.repo.js';
+import { createAuthService } from '../modules/auth/auth.service.js';
+import { createProvider } from '../providers/index.js';
+import type { SecretsProvider } from '../providers/provider.js';
+import { loadKeyring, say } from './runtime.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  database: Database;
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  logStream?: DestinationStream;
+  /** Replaces the configured provider (tests). */
+  provider?: SecretsProvider;
+  /** Create a first org and key on a new embedded database (default true). */
+  bootstrap?: boolean;
+}
+
+export async function startServer(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
+  const { keyring, createdFile } = loadKeyring(config);
+  let app: FastifyInstance | undefined;
+  const database = openDatabase(config.database, {
+    onPoolError: (err) => app?.log.warn({ err: { type: err.name, message: err.message } }, 'database connection lost; the pool reconnects'),
+  });
+  let provider: SecretsProvider | undefined;
+  const earlyWarnings: string[] = []; // the provider may warn before the app (and its logger) exists
+  try {
+    await migrate(database);
+    provider =
+      options.provider ??
+      createProvider({
+        fixturePath: config.onePasswordFixture,
+        loginDeadlineMs: config.loginDeadlineMs,
+        callDeadlineMs: config.callDeadlineMs,
+        version: config.version,
+        onWarning: (message) => (app ? app.log.warn(message) : earlyWarnings.push(message)),
+      });
+    app = await buildApp(config, { database, envelope: createEnvelope(keyring), provider, logStream: options.logStream });
+    for (const message of earlyWarnings) app.log.warn(message);
+    if (createdFile)
+      app.log.warn({ path: createdFile }, 'generated a new master key file; back it up: without it stored tokens cannot be decrypted');
+    if (config.onePasswordFixture) {
+      app.log.warn(
+        { path: config.onePasswordFixture },
+        'USING THE 1PASSWORD FIXTURE BACKEND: no real 1Password calls are made. Never do this in production',
+      );
+    }
+    if (options.bootstrap !== false) await bootstrapFirstKey(config, database);
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app?.close();
+    await provider?.close();
+    await database.close();
+    throw err;
+  }
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  if (!isLoopbackHost(config.host)) {
+    app.log.warn('serving plain HTTP on a non-loopback address: put a TLS-terminating proxy in front of Sesame');
+  }
+  app.log.info({ port, database: config.database.dialect }, 'sesame is listening');
+  const running = app;
+  return {
+    app: running,
+    database,
+    url: `http://${host}:${port}`,
+    async close() {
+      await running.close(); // stops accepting, waits for in-flight requests
+      await provider?.close();
+      await database.close();
+    },
+  };
+}
+
+/**
+ * On a brand-new embedded database, create a first organization and API key so a newcomer can curl
+ * at once. The key goes to the terminal (stderr) once, never to the logs. Not done on PostgreSQL,
+ * where organizations are created deliberately with `sesame org create`.
+ */
+async function bootstrapFirstKey(config: Config, database: Database): Promise<void> {
+  if (config.database.dialect !== 'sqlite') return;
+  const auth = createAuthService({ repo: createAuthRepo(database.db) });
+  if ((await auth.countOrganizations()) > 0) return;
+  const org = await auth.createOrganization('default');
+  const issued = await auth.issueApiKey(org.id, 'first key');
+  say(
+    [
+      '',
+      'New data directory: created organization "default" and its first API key.',
+      'This key is shown once and never again; store it now:',
+      '',
+      `  ${issued.key}`,
+      '',
+      `  export SESAME_API_KEY=${issued.key}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+export async function serveCommand(config: Config): Promise<void> {
+  const server = await startServer(config);
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    server.app.log.info({ signal }, 'shutting down: draining in-flight requests');
+    server.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        server.app.log.error({ err: { type: err.name, message: err.message } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,133 @@
+// Idempotency-Key for create and rotate. The record lives in the database (so it works across
+// instances): a pending row claims the key, a finished one replays its answer for 24 hours.
+// Only successful answers are kept: a refusal or a 503 releases the key so a corrected retry can run.
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../db/database.js';
+import type { Tables } from '../db/schema.js';
+import { HttpError } from '../errors.js';
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export interface IdempotencyOptions {
+  ttlMs: number;
+  /** A pending claim older than this belongs to a request that died; it can be taken over. */
+  abandonAfterMs?: number;
+  now?: () => Date;
+}
+
+export function createIdempotencyStore(
+  db: Kysely<Tables>,
+  { ttlMs, abandonAfterMs = 120_000, now = () => new Date() }: IdempotencyOptions,
+) {
+  async function claim(orgId: string, key: string, requestHash: string): Promise<boolean> {
+    try {
+      await db
+        .insertInto('idempotency_keys')
+        .values({
+          org_id: orgId,
+          key,
+          request_hash: requestHash,
+          state: 'pending',
+          response_status: null,
+          response_body: null,
+          created_at: now().toISOString(),
+        })
+        .execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Deletes the row only if it is still the one we looked at, so two racing takeovers cannot both win. */
+  async function release(orgId: string, key: string, createdAt: string): Promise<void> {
+    await db
+      .deleteFrom('idempotency_keys')
+      .where('org_id', '=', orgId)
+      .where('key', '=', key)
+      .where('created_at', '=', createdAt)
+      .execute();
+  }
+
+  async function drop(orgId: string, key: string): Promise<void> {
+    await db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
+  }
+
+  async function finish(orgId: string, key: string, response: StoredResponse): Promise<void> {
+    await db
+      .updateTable('idempotency_keys')
+      .set({ state: 'done', response_status: response.status, response_body: JSON.stringify(response.body ?? null) })
+      .where('org_id', '=', orgId)
+      .where('key', '=', key)
+      .execute();
+  }
+
+  return {
+    /**
+     * Runs `handler` at most once per (org, key) and request. Returns the handler's answer, or the stored
+     * answer of an earlier identical request (`replayed`).
+     */
+    async run(
+      orgId: string,
+      key: string,
+      requestHash: string,
+      handler: () => Promise<StoredResponse>,
+    ): Promise<StoredResponse & { replayed: boolean }> {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (await claim(orgId, key, requestHash)) {
+          const response = await handler().catch(async (err) => {
+            await drop(orgId, key);
+            throw err;
+          });
+          if (response.status >= 200 && response.status < 300) await finish(orgId, key, response);
+          else await drop(orgId, key);
+          return { ...response, replayed: false };
+        }
+        const existing = await db
+          .selectFrom('idempotency_keys')
+          .selectAll()
+          .where('org_id', '=', orgId)
+          .where('key', '=', key)
+          .executeTakeFirst();
+        if (!existing) continue; // released meanwhile: claim again
+        const age = now().getTime() - Date.parse(existing.created_at);
+        if (age > ttlMs || (existing.state === 'pending' && age > abandonAfterMs)) {
+          await release(orgId, key, existing.created_at);
+          continue;
+        }
+        if (existing.request_hash !== requestHash) {
+          throw new HttpError(422, 'Idempotency-Key was already used with a different request body');
+        }
+        if (existing.state === 'pending') {
+          throw new HttpError(409, 'A request with this Idempotency-Key is still in progress; retry shortly', { 'retry-after': '1' });
+        }
+        return { status: existing.response_status ?? 200, body: JSON.parse(existing.response_body ?? 'null'), replayed: true };
+      }
+      throw new HttpError(409, 'A request with this Idempotency-Key is still in progress; retry shortly', { 'retry-after': '1' });
+    },
+
+    /** Forgets records past their lifetime; run periodically. */
+    async purgeExpired(): Promise<void> {
+      const cutoff = new Date(now().getTime() - ttlMs).toISOString();
+      await db.deleteFrom('idempotency_keys').where('created_at', '<', cutoff).execute();
+    },
+  };
+}
+
+export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
+
+/**
+ * Fingerprint of a request: its route and the fields that decide its effect, in a fixed order
+ * (unknown body keys are ignored by the API, so they do not make a request different). The token
+ * is hashed with the rest and never stored.
+ */
+export function requestFingerprint(route: string, fields: unknown[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([route, ...fields]))
+    .digest('hex');
+}

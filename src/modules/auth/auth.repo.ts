@@ -1,0 +1,51 @@
+// Organizations and API keys. Unlike vault queries these cannot be scoped by org up front:
+// authentication is what finds the org, and key revocation is an operator action by key id.
+import type { Kysely } from 'kysely';
+import type { ApiKeysTable, OrganizationsTable, Tables } from '../../db/schema.js';
+
+export type Organization = OrganizationsTable;
+export type ApiKeyRow = ApiKeysTable;
+
+export function createAuthRepo(db: Kysely<Tables>) {
+  return {
+    async insertOrganization(org: Organization): Promise<void> {
+      await db.insertInto('organizations').values(org).execute();
+    },
+
+    async findOrganization(id: string): Promise<Organization | undefined> {
+      return db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+
+    async countOrganizations(): Promise<number> {
+      const row = await db
+        .selectFrom('organizations')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async insertApiKey(key: ApiKeyRow): Promise<void> {
+      await db.insertInto('api_keys').values(key).execute();
+    },
+
+    /** The hot path of every request: one indexed read by hash, no cache, so revocation is immediate everywhere. */
+    async findActiveApiKey(keyHash: string): Promise<Pick<ApiKeyRow, 'id' | 'org_id'> | undefined> {
+      return db
+        .selectFrom('api_keys')
+        .select(['id', 'org_id'])
+        .where('key_hash', '=', keyHash)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+    },
+
+    /** Returns false when no such key exists. Revoking twice keeps the first revocation time. */
+    async revokeApiKey(id: string, at: string): Promise<boolean> {
+      const existing = await db.selectFrom('api_keys').select(['id', 'revoked_at']).where('id', '=', id).executeTakeFirst();
+      if (!existing) return false;
+      if (!existing.revoked_at) await db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).execute();
+      return true;
+    },
+  };
+}
+
+export type AuthRepo = ReturnType<typeof createAuthRepo>;
