@@ -1,0 +1,159 @@
+// The `sesame` executable as an operator uses it: JSON on stdout, messages on stderr, graceful SIGTERM.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OP_VAULT, TestFixture } from './helpers/fixture.js';
+import { createTestPostgres } from './helpers/postgres.js';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
+
+let dir: string;
+let env: Record<string, string>;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sesame-cli-'));
+  env = {
+    ...(process.env as Record<string, string>),
+    DATABASE_URL: `sqlite:${join(dir, 'data', 'sesame.db')}`,
+    PORT: '0',
+    LOG_LEVEL: 'info',
+  };
+  delete env.SESAME_MASTER_KEY;
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function sesame(args: string[], extraEnv: Record<string, string> = {}) {
+  const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv } });
+  return { json: JSON.parse(stdout), stdout, stderr };
+}
+
+/** Starts `sesame serve` and resolves once it logs its port. */
+function serve(
+  extraEnv: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string; stderr: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+      const port = /"port":(\d+),"database"/.exec(stderr)?.[1];
+      if (port) resolve({ child, url: `http://127.0.0.1:${port}`, stderr: () => stderr, exited });
+    });
+    exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}${stdout}`)));
+  });
+}
+
+describe('sesame CLI', () => {
+  it('migrate applies the migrations once and prints JSON', async () => {
+    expect((await sesame(['migrate'])).json).toEqual({ applied: ['0001-initial'] });
+    expect((await sesame(['migrate'])).json).toEqual({ applied: [] });
+  });
+
+  it('creates an org and an API key, and a revoked key stops working at once on a running server', async () => {
+    const fixture = new TestFixture();
+    const org = (await sesame(['org', 'create', '--name', 'acme'])).json;
+    expect(org).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'acme' });
+    const issued = (await sesame(['api-key', 'create', '--org', org.id, '--name', 'ci'])).json;
+    expect(issued).toEqual({ id: expect.any(String), org_id: org.id, key: expect.stringMatching(/^sesame_ak_[A-Za-z0-9_-]{43}$/) });
+
+    const server = await serve({ SESAME_ONEPASSWORD_FIXTURE: fixture.path });
+    try {
+      const list = () => fetch(`${server.url}/api/v2/vaults`, { headers: { authorization: `Bearer ${issued.key}` } });
+      expect((await list()).status).toBe(200);
+      expect((await sesame(['api-key', 'revoke', '--id', issued.id])).json).toEqual({ id: issued.id, revoked: true });
+      expect((await list()).status).toBe(401);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      fixture.remove();
+    }
+  });
+
+  it('api-key create for an unknown org fails with a message and a non-zero exit', async () => {
+    await expect(sesame(['api-key', 'create', '--org', '00000000-0000-4000-8000-000000000000'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('No organization'),
+    });
+  });
+
+  it('refuses PostgreSQL without SESAME_MASTER_KEY', async () => {
+    await expect(sesame(['serve'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' })).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('SESAME_MASTER_KEY is required'),
+    });
+  });
+});
+
+describe('sesame serve', () => {
+  it('on a new data directory prints a first API key once (stderr), writes a 0600 key file, and the key works', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'sesame-fresh-'));
+    const fixture = new TestFixture();
+    const extra = { DATABASE_URL: `sqlite:${join(fresh, 'sesame.db')}`, SESAME_ONEPASSWORD_FIXTURE: fixture.path };
+    try {
+      const first = await serve(extra);
+      const key = /sesame_ak_[A-Za-z0-9_-]{43}/.exec(first.stderr())?.[0];
+      expect(key).toBeDefined();
+      expect(statSync(join(fresh, 'master.key')).mode & 0o777).toBe(0o600);
+      const token = fixture.token();
+      const created = await fetch(`${first.url}/api/v2/vaults`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'first', provider_config: { op_vault_id: OP_VAULT }, token }),
+      });
+      expect(created.status).toBe(201);
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+
+      const second = await serve(extra);
+      expect(second.stderr()).not.toMatch(/sesame_ak_/);
+      // The same key file decrypts what the first run stored.
+      const health = await fetch(`${second.url}/api/v2/vaults/${((await created.json()) as { id: string }).id}/health`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(await health.json()).toEqual({ ok: true, error: null });
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      fixture.remove();
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('drains an in-flight request on SIGTERM and exits 0 (PostgreSQL)', async () => {
+    const postgres = await createTestPostgres();
+    const fixture = new TestFixture();
+    try {
+      const extra = {
+        DATABASE_URL: postgres.url,
+        SESAME_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+        SESAME_ONEPASSWORD_FIXTURE: fixture.path,
+      };
+      const org = (await sesame(['org', 'create', '--name', 'pg'], extra)).json;
+      const { key } = (await sesame(['api-key', 'create', '--org', org.id], extra)).json;
+      const server = await serve(extra);
+      expect(server.stderr()).not.toMatch(/sesame_ak_/); // no bootstrap key on PostgreSQL
+      fixture.setFaults({ latency_ms: 800 });
+      const slow = fetch(`${server.url}/api/v2/vaults`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'slow', provider_config: { op_vault_id: OP_VAULT }, token: fixture.token() }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      server.child.kill('SIGTERM');
+      expect((await slow).status).toBe(201);
+      expect(await server.exited).toBe(0);
+    } finally {
+      fixture.remove();
+      await postgres.drop();
+    }
+  });
+});

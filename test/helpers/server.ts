@@ -1,0 +1,117 @@
+// Starts the real server (real HTTP, real database) for a test, with its log lines captured.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { type RunningServer, startServer } from '../../src/cli/serve.js';
+import { loadConfig } from '../../src/config.js';
+import { createAuthRepo } from '../../src/modules/auth/auth.repo.js';
+import { createAuthService } from '../../src/modules/auth/auth.service.js';
+import { TestFixture } from './fixture.js';
+import { createTestPostgres, type TestPostgres } from './postgres.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+export const DIALECTS: Dialect[] = ['sqlite', 'postgres'];
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
+  body: any;
+}
+
+export interface TestServer {
+  url: string;
+  fixture: TestFixture;
+  server: RunningServer;
+  /** The SQLite database file (sqlite dialect only), for tests that inspect what is stored. */
+  databasePath?: string;
+  /** The PostgreSQL database URL (postgres dialect only), for tests that inspect what is stored. */
+  databaseUrl?: string;
+  /** Every log line written so far, raw. */
+  logs: string[];
+  /** A new organization with one API key. */
+  newOrg(): Promise<{ orgId: string; key: string; keyId: string }>;
+  revokeKey(keyId: string): Promise<void>;
+  request(
+    method: string,
+    path: string,
+    options?: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<TestResponse>;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  dialect: Dialect;
+  fixture?: TestFixture;
+  env?: Record<string, string>;
+}
+
+export async function startTestServer({ dialect, fixture = new TestFixture(), env = {} }: TestServerOptions): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'sesame-test-'));
+  let postgres: TestPostgres | undefined;
+  if (dialect === 'postgres') postgres = await createTestPostgres();
+  const databasePath = postgres ? undefined : join(dir, 'sesame.db');
+  const config = loadConfig({
+    DATABASE_URL: postgres ? postgres.url : `sqlite:${databasePath}`,
+    SESAME_MASTER_KEY: randomBytes(32).toString('base64'),
+    SESAME_ONEPASSWORD_FIXTURE: fixture.path,
+    PORT: '0',
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const server = await startServer(config, { logStream, bootstrap: false });
+  // Organizations and keys have no API yet: tests create them as the CLI does, through the service.
+  const auth = () => createAuthService({ repo: createAuthRepo(server.database.db) });
+
+  return {
+    url: server.url,
+    fixture,
+    server,
+    databasePath,
+    databaseUrl: postgres?.url,
+    logs,
+    async newOrg() {
+      const org = await auth().createOrganization(`org-${randomBytes(3).toString('hex')}`);
+      const issued = await auth().issueApiKey(org.id);
+      return { orgId: org.id, key: issued.key, keyId: issued.id };
+    },
+    async revokeKey(keyId) {
+      await auth().revokeApiKey(keyId);
+    },
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = { ...(options.headers ?? {}) };
+      if (options.key) headers.authorization = `Bearer ${options.key}`;
+      let body: string | undefined = options.rawBody;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await fetch(server.url + path, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.status, headers: response.headers, text, body: parsed };
+    },
+    async close() {
+      await server.close();
+      await postgres?.drop();
+      fixture.remove();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,257 @@
+// Canary test for the write-only token (spec/vaults-api.md, "Concepts" and "What is stored"): unique
+// tokens are sent through every path that handles one, successful or not, and then searched for in
+// every response body and header, every captured log line (debug level) and the database itself.
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeToken, fakeTokenPayload } from '../src/providers/onepassword/fake-token.js';
+import { OP_VAULT, OTHER_OP_VAULT } from './helpers/fixture.js';
+import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
+import { createBody, MISSING_ID, VAULTS } from './helpers/vaults.js';
+
+/** Every form of a token that must never appear: the token, its payload, other encodings, and the key material inside. */
+function canaryForms(token: string): string[] {
+  const payload = token.slice('ops_'.length);
+  const bytes = Buffer.from(payload, 'base64');
+  const forms = [token, payload, bytes.toString('base64url'), Buffer.from(token).toString('base64'), Buffer.from(token).toString('hex')];
+  try {
+    const credentials = JSON.parse(bytes.toString('utf8')) as {
+      secretKey?: string;
+      srpX?: string;
+      muk?: { k?: string };
+      throttleSecret?: { seed?: string };
+    };
+    forms.push(
+      String(credentials.secretKey),
+      String(credentials.srpX),
+      String(credentials.muk?.k),
+      String(credentials.throttleSecret?.seed),
+    );
+    forms.push(String(credentials.secretKey).replace(/-/g, ''));
+  } catch {
+    // a malformed canary has no credentials to look for
+  }
+  return forms.filter((f) => f.length >= 16 && f !== 'undefined');
+}
+
+/** Finds which canary forms occur in `haystack`, for a readable failure. */
+function found(haystack: string, forms: string[]): string[] {
+  return forms.filter((f) => haystack.includes(f)).map((f) => `${f.slice(0, 12)}…(${f.length} chars)`);
+}
+
+function responseText(res: TestResponse): string {
+  return [res.status, res.text, ...[...res.headers.entries()].map(([k, v]) => `${k}: ${v}`)].join('\n');
+}
+
+/** Every table of the PostgreSQL database, as text. */
+async function dumpPostgres(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    );
+    const parts: string[] = [];
+    for (const { table_name } of tables.rows) {
+      const rows = await client.query(`SELECT * FROM "${table_name}"`);
+      parts.push(`${table_name}: ${JSON.stringify(rows.rows)}`);
+    }
+    return parts.join('\n');
+  } finally {
+    await client.end();
+  }
+}
+
+async function vaultsTablePostgres(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return JSON.stringify((await client.query('SELECT * FROM vaults')).rows);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The SQLite database's files (main file, WAL, shared memory), raw bytes, as latin1 text so any byte sequence is searchable. */
+function sqliteBytes(path: string): string {
+  const dir = dirname(path);
+  const base = basename(path);
+  return readdirSync(dir)
+    .filter((name) => name.startsWith(base))
+    .map((name) => readFileSync(join(dir, name)).toString('latin1'))
+    .join('\n');
+}
+
+describe.each(DIALECTS)('token leaks (%s)', (dialect) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ dialect, env: { SESAME_PROVIDER_CALL_TIMEOUT_MS: '300' } });
+  });
+  afterAll(() => t?.close());
+
+  async function storedText(): Promise<string> {
+    if (dialect === 'sqlite') {
+      expect(t.databasePath).toBeTruthy();
+      return sqliteBytes(t.databasePath as string);
+    }
+    expect(t.databaseUrl).toBeTruthy();
+    return dumpPostgres(t.databaseUrl as string);
+  }
+
+  it('never shows a token in a response, a log line or the database', async () => {
+    const seed = `canary-${dialect}-${Date.now()}-${Math.random()}`;
+    const main = t.fixture.token([OP_VAULT, OTHER_OP_VAULT], 'active', `${seed}-main`);
+    const rotated = t.fixture.token([OP_VAULT, OTHER_OP_VAULT], 'active', `${seed}-rotated`);
+    const revoked = t.fixture.token([OP_VAULT], 'revoked', `${seed}-revoked`);
+    const noAccess = t.fixture.token([OTHER_OP_VAULT], 'active', `${seed}-noaccess`);
+    const unknown = encodeToken(fakeTokenPayload({ seed: `${seed}-unknown` }));
+    // Shaped like a token but refused locally: a required field is missing.
+    const malformed = encodeToken(fakeTokenPayload({ seed: `${seed}-malformed`, overrides: { secretKey: undefined } }));
+    const canaries = [main, rotated, revoked, noAccess, unknown, malformed];
+    for (const c of canaries) expect(c.startsWith('ops_')).toBe(true);
+
+    const { key } = await t.newOrg();
+    const responses: TestResponse[] = [];
+    const send = async (method: string, path: string, options: Parameters<TestServer['request']>[2] = {}) => {
+      const res = await t.request(method, path, { key, ...options });
+      responses.push(res);
+      return res;
+    };
+
+    // Successful create (with an idempotency key, and its replay).
+    const created = await send('POST', VAULTS, { body: createBody('canary', main), headers: { 'idempotency-key': 'canary-create' } });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect((await send('POST', VAULTS, { body: createBody('canary', main), headers: { 'idempotency-key': 'canary-create' } })).status).toBe(
+      201,
+    );
+    // Same key, other body.
+    expect(
+      (await send('POST', VAULTS, { body: createBody('canary-2', main), headers: { 'idempotency-key': 'canary-create' } })).status,
+    ).toBe(422);
+
+    // Malformed requests that carry a token.
+    expect((await send('POST', VAULTS, { body: createBody('', main) })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: { token: main } })).status).toBe(422);
+    expect(
+      (
+        await send('POST', VAULTS, {
+          body: { name: 'x', provider_config: { op_vault_id: 'a b', token: main }, token: main, extra: { token: main } },
+        })
+      ).status,
+    ).toBe(422);
+    expect((await send('POST', VAULTS, { body: createBody('x', main, 'a b') })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: { name: 'x', provider_config: 'nope', token: main } })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: [main] })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: main })).status).toBe(422);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: main })).status).toBe(422);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: [{ value: main }] })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: { name: 'x', provider_config: { op_vault_id: OP_VAULT }, token: [main] } })).status).toBe(
+      422,
+    );
+    expect(
+      (await send('POST', VAULTS, { body: { name: 'x', provider_config: { op_vault_id: OP_VAULT }, token: { value: main } } })).status,
+    ).toBe(422);
+    expect(
+      (await send('POST', VAULTS, { rawBody: `{"name": "x", "token": "${main}", `, headers: { 'content-type': 'application/json' } }))
+        .status,
+    ).toBe(422);
+    expect((await send('POST', VAULTS, { rawBody: `{"token": "${main}"}}`, headers: { 'content-type': 'application/json' } })).status).toBe(
+      422,
+    );
+    expect(
+      (await send('POST', VAULTS, { rawBody: JSON.stringify(createBody('x', main)), headers: { 'content-type': 'text/plain' } })).status,
+    ).toBe(415);
+    expect((await send('POST', VAULTS, { body: { ...createBody('x', main), pad: 'p'.repeat(70 * 1024) } })).status).toBe(413);
+    expect((await send('POST', VAULTS, { body: createBody('canary', main) })).status).toBe(409);
+    expect((await send('POST', VAULTS, { body: createBody('x', malformed) })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: createBody('x', main), headers: { 'idempotency-key': 'k'.repeat(300) } })).status).toBe(422);
+
+    // Refused tokens.
+    expect((await send('POST', VAULTS, { body: createBody('x', revoked) })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: createBody('x', unknown) })).status).toBe(422);
+    expect((await send('POST', VAULTS, { body: createBody('x', noAccess) })).status).toBe(422);
+
+    // PATCH with a token key, and re-checks of the stored token.
+    expect((await send('PATCH', `${VAULTS}/${id}`, { body: { token: main } })).status).toBe(422);
+    expect((await send('PATCH', `${VAULTS}/${id}`, { body: { name: null, token: rotated } })).status).toBe(422);
+    expect((await send('PATCH', `${VAULTS}/${id}`, { body: { provider_config: { op_vault_id: OTHER_OP_VAULT } } })).status).toBe(200);
+    expect((await send('PATCH', `${VAULTS}/${id}`, { body: { provider_config: { op_vault_id: 'nosuchvault' } } })).status).toBe(422);
+    expect((await send('PATCH', `${VAULTS}/${id}`, { body: { provider_config: { op_vault_id: OP_VAULT } } })).status).toBe(200);
+
+    // Rotations: missing vault, refused, malformed, success and back.
+    expect((await send('PUT', `${VAULTS}/${MISSING_ID}/token`, { body: { token: rotated } })).status).toBe(404);
+    expect((await send('PUT', `${VAULTS}/not-a-uuid/token`, { body: { token: rotated } })).status).toBe(422);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: { token: revoked } })).status).toBe(422);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: { token: noAccess } })).status).toBe(422);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: { token: malformed } })).status).toBe(422);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: { token: 12345, extra: rotated } })).status).toBe(422);
+    expect(
+      (await send('PUT', `${VAULTS}/${id}/token`, { body: { token: rotated }, headers: { 'idempotency-key': 'canary-rotate' } })).status,
+    ).toBe(204);
+    expect(
+      (await send('PUT', `${VAULTS}/${id}/token`, { body: { token: rotated }, headers: { 'idempotency-key': 'canary-rotate' } })).status,
+    ).toBe(204);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: { token: main } })).status).toBe(204);
+
+    // Provider trouble while a token is being checked.
+    t.fixture.setFaults({ unavailable: true });
+    expect((await send('POST', VAULTS, { body: createBody('x', main) })).status).toBe(503);
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: { token: rotated } })).status).toBe(503);
+    expect((await send('GET', `${VAULTS}/${id}/health`)).body.ok).toBe(false);
+    t.fixture.setFaults({ rate_limit_after: 0 });
+    expect((await send('POST', VAULTS, { body: createBody('x', main) })).status).toBe(503);
+    t.fixture.setFaults({ latency_ms: 2000 });
+    expect((await send('PUT', `${VAULTS}/${id}/token`, { body: { token: rotated } })).status).toBe(503);
+    expect((await send('GET', `${VAULTS}/${id}/health`)).body).toEqual({ ok: false, error: '1Password: timed out' });
+    t.fixture.setFaults({});
+
+    // Reads afterwards, healthy and not.
+    expect((await send('GET', `${VAULTS}/${id}/health`)).body).toEqual({ ok: true, error: null });
+    expect((await send('GET', `${VAULTS}/${id}`)).status).toBe(200);
+    expect((await send('GET', VAULTS)).status).toBe(200);
+    expect((await send('GET', '/openapi.json')).status).toBe(200);
+    t.fixture.setState(main, 'revoked');
+    expect((await send('GET', `${VAULTS}/${id}/health`)).body.ok).toBe(false);
+    t.fixture.setState(main, 'active');
+
+    const forms = canaries.flatMap(canaryForms);
+    expect(forms.length).toBeGreaterThan(canaries.length * 3);
+    // Self-check: the search finds the canaries where they are meant to be (the fixture file).
+    expect(found(readFileSync(t.fixture.path, 'utf8'), forms).length).toBeGreaterThanOrEqual(4);
+
+    // Responses: bodies and headers.
+    for (const res of responses) expect(found(responseText(res), forms), responseText(res).slice(0, 300)).toEqual([]);
+
+    // Log lines (debug level): there are plenty, and none holds a token.
+    expect(t.logs.length).toBeGreaterThan(responses.length);
+    for (const line of t.logs) expect(found(line, forms), line.slice(0, 300)).toEqual([]);
+
+    // The database: what is stored is encrypted.
+    if (dialect === 'postgres') expect(found(await vaultsTablePostgres(t.databaseUrl as string), forms)).toEqual([]);
+    const stored = await storedText();
+    expect(stored).toContain(id); // the search does see the data
+    expect(found(stored, forms)).toEqual([]);
+
+    // And after deletion (freed pages, WAL) still nothing.
+    expect((await send('DELETE', `${VAULTS}/${id}`)).status).toBe(204);
+    expect(found(await storedText(), forms)).toEqual([]);
+    for (const line of t.logs) expect(found(line, forms), line.slice(0, 300)).toEqual([]);
+  });
+
+  it('never shows an API key in a log line or the database', async () => {
+    const { key } = await t.newOrg();
+    const revokedOrg = await t.newOrg();
+    await t.revokeKey(revokedOrg.keyId);
+    const token = t.fixture.token();
+    await t.request('POST', VAULTS, { key, body: createBody('k', token) });
+    await t.request('GET', VAULTS, { key });
+    await t.request('GET', VAULTS, { key: revokedOrg.key });
+    await t.request('GET', VAULTS, { headers: { authorization: `Basic ${key}` } });
+    await t.request('GET', VAULTS, { headers: { 'x-api-key': key, cookie: `session=${key}` } });
+    const keys = [key, revokedOrg.key, key.slice('sesame_ak_'.length), revokedOrg.key.slice('sesame_ak_'.length)];
+    for (const line of t.logs) expect(found(line, keys), line.slice(0, 300)).toEqual([]);
+    expect(found(await storedText(), keys)).toEqual([]);
+  });
+});
