@@ -128,6 +128,26 @@ describe('sesame serve', () => {
     }
   });
 
+  it('the README walk-through: the demo fixture accepts the token minted with --seed demo', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'sesame-readme-'));
+    const fixturePath = join(import.meta.dirname, '..', 'examples', 'demo-fixture.json');
+    try {
+      const { token } = (await sesame(['fixture', 'mint-token', '--seed', 'demo'])).json;
+      const server = await serve({ DATABASE_URL: `sqlite:${join(fresh, 'sesame.db')}`, SESAME_ONEPASSWORD_FIXTURE: fixturePath });
+      const key = /sesame_ak_[A-Za-z0-9_-]{43}/.exec(server.stderr())?.[0];
+      const created = await fetch(`${server.url}/api/v2/vaults`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'prod-1password', provider_config: { op_vault_id: 'demovault7turaasywpymt3je' }, token }),
+      });
+      expect(created.status).toBe(201);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('drains an in-flight request on SIGTERM and exits 0 (PostgreSQL)', async () => {
     const postgres = await createTestPostgres();
     const fixture = new TestFixture();

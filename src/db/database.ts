@@ -55,7 +55,7 @@ function openSqlite(path: string): Database {
  * itself (~8 µs of a ~6 µs point read). Queries are built from fixed shapes, so the SQL text
  * repeats and its prepared statement can be reused; the cache is bounded all the same.
  */
-function withStatementCache(raw: SqliteDatabase.Database, limit = 256): SqliteDialectDatabase {
+export function withStatementCache(raw: SqliteDatabase.Database, limit = 256): SqliteDialectDatabase {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => raw.close(),
