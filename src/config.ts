@@ -13,13 +13,38 @@ export interface Config {
   /** Where the embedded default keeps its generated master key. */
   masterKeyFile: string;
   onePasswordFixture: string | undefined;
+  /** TLS_CERT_FILE and TLS_KEY_FILE: serve HTTPS with this certificate and key (both or neither). */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** How a request's org is found: an API key, or the X-User-Org header of a trusted gateway. */
+  authMode: AuthMode;
   logLevel: string;
   loginDeadlineMs: number;
   callDeadlineMs: number;
+  /** Worker threads hosting the 1Password SDK. */
+  providerWorkers: number;
+  /** A logged-in 1Password client unused this long is dropped. */
+  providerClientIdleMs: number;
+  /** Logged-in 1Password clients kept per worker (least recently used dropped first). */
+  providerMaxClients: number;
+  /** How long vault-access answers and item overviews are reused; 0 = never. */
+  providerCacheTtlMs: number;
+  /** Requests per window per credential (API key, grant), shared by all instances; limit 0 = off. */
+  rateLimit: { limit: number; windowMs: number; syncIntervalMs: number };
+  /** PostgreSQL connections per process. */
+  databasePoolSize: number;
+  /** SESAME_CDP_ALLOW: where the fill routes may connect (`loopback`, addresses, CIDR ranges, host names, `*.domain`). */
+  cdpAllow: string[];
+  /** Deadline of one list-secrets or fill call in the browser, connection included. */
+  cdpTimeoutMs: number;
   bodyLimitBytes: number;
   idempotencyTtlMs: number;
   version: string;
 }
+
+export type AuthMode = 'api-key' | 'trusted-gateway';
+
+/** The exact value SESAME_TRUSTED_GATEWAY_ACK must hold: trusted-gateway mode cannot be switched on by one stray variable. */
+export const TRUSTED_GATEWAY_ACK = 'only-the-gateway-can-reach-sesame';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -35,17 +60,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}`);
+  const host = parseHost(env.HOST ?? '127.0.0.1');
+  refusePlaywrightDebug(env.DEBUG);
   return {
-    host: parseHost(env.HOST ?? '127.0.0.1'),
+    host,
     port: parseInteger('PORT', env.PORT, 8080, 0, 65535),
     database,
     masterKey,
     masterKeyFile:
       nonEmpty(env.SESAME_MASTER_KEY_FILE) ?? resolve(database.dialect === 'sqlite' ? dirname(database.path) : '.', 'master.key'),
     onePasswordFixture: nonEmpty(env.SESAME_ONEPASSWORD_FIXTURE),
+    tls: parseTls(nonEmpty(env.TLS_CERT_FILE), nonEmpty(env.TLS_KEY_FILE)),
+    authMode: parseAuthMode(env, host),
     logLevel,
     loginDeadlineMs: parseInteger('SESAME_PROVIDER_LOGIN_TIMEOUT_MS', env.SESAME_PROVIDER_LOGIN_TIMEOUT_MS, 15_000, 100, 120_000),
     callDeadlineMs: parseInteger('SESAME_PROVIDER_CALL_TIMEOUT_MS', env.SESAME_PROVIDER_CALL_TIMEOUT_MS, 10_000, 100, 120_000),
+    providerWorkers: parseInteger('SESAME_PROVIDER_WORKERS', env.SESAME_PROVIDER_WORKERS, 1, 1, 16),
+    providerClientIdleMs: parseInteger('SESAME_PROVIDER_CLIENT_IDLE_MS', env.SESAME_PROVIDER_CLIENT_IDLE_MS, 900_000, 10_000, 86_400_000),
+    providerMaxClients: parseInteger('SESAME_PROVIDER_MAX_CLIENTS', env.SESAME_PROVIDER_MAX_CLIENTS, 256, 1, 100_000),
+    providerCacheTtlMs: parseInteger('SESAME_PROVIDER_CACHE_TTL_MS', env.SESAME_PROVIDER_CACHE_TTL_MS, 30_000, 0, 600_000),
+    rateLimit: {
+      limit: parseInteger('SESAME_RATE_LIMIT', env.SESAME_RATE_LIMIT, 6000, 0, 100_000_000),
+      windowMs: parseInteger('SESAME_RATE_LIMIT_WINDOW_S', env.SESAME_RATE_LIMIT_WINDOW_S, 60, 1, 86_400) * 1000,
+      syncIntervalMs: parseInteger('SESAME_RATE_LIMIT_SYNC_MS', env.SESAME_RATE_LIMIT_SYNC_MS, 1000, 50, 60_000),
+    },
+    databasePoolSize: parseInteger('SESAME_DATABASE_POOL_SIZE', env.SESAME_DATABASE_POOL_SIZE, 10, 1, 1000),
+    cdpAllow: parseCdpAllow(env.SESAME_CDP_ALLOW ?? 'loopback'),
+    cdpTimeoutMs: parseInteger('SESAME_CDP_TIMEOUT_MS', env.SESAME_CDP_TIMEOUT_MS, 10_000, 100, 120_000),
     bodyLimitBytes: 64 * 1024,
     idempotencyTtlMs: 24 * 60 * 60 * 1000,
     version: '0.1.0',
@@ -60,6 +101,72 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { dialect: 'postgres', url };
   throw new ConfigError('DATABASE_URL must start with sqlite:, postgres:// or postgresql://');
+}
+
+function parseTls(certFile: string | undefined, keyFile: string | undefined): Config['tls'] {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE must be set together (or neither, to serve plain HTTP)');
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+}
+
+/**
+ * Trusted-gateway mode lets anyone who can reach Sesame act as any org, so it needs the mode, an exact
+ * acknowledgement, and (off loopback) a second explicit opt-in. TLS alone does not count: it hides
+ * traffic but does not tell the gateway apart from any other client.
+ */
+function parseAuthMode(env: NodeJS.ProcessEnv, host: string): AuthMode {
+  const mode = env.SESAME_AUTH_MODE ?? 'api-key';
+  if (mode === 'api-key') return mode;
+  if (mode !== 'trusted-gateway') throw new ConfigError('SESAME_AUTH_MODE must be api-key (default) or trusted-gateway');
+  if (env.SESAME_TRUSTED_GATEWAY_ACK !== TRUSTED_GATEWAY_ACK) {
+    throw new ConfigError(
+      'SESAME_AUTH_MODE=trusted-gateway takes the org from the X-User-Org header without any key: whoever can reach Sesame can act ' +
+        `as any organization. Set SESAME_TRUSTED_GATEWAY_ACK=${TRUSTED_GATEWAY_ACK} to confirm that only your gateway can reach it`,
+    );
+  }
+  if (!isLoopbackHost(host) && env.SESAME_TRUSTED_GATEWAY_ALLOW_NON_LOOPBACK !== 'true') {
+    throw new ConfigError(
+      'SESAME_AUTH_MODE=trusted-gateway on a non-loopback HOST needs SESAME_TRUSTED_GATEWAY_ALLOW_NON_LOOPBACK=true, set only ' +
+        'when the network lets nothing but the gateway connect (bind 127.0.0.1 when the gateway runs beside Sesame)',
+    );
+  }
+  return mode;
+}
+
+/** Comma-separated allow-list entries, lower-cased; each must be `loopback`, an IP, a CIDR range, a host name or `*.domain`. */
+export function parseCdpAllow(text: string): string[] {
+  const entries = text
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter(Boolean);
+  if (entries.length === 0) throw new ConfigError('SESAME_CDP_ALLOW must name at least one entry (default: loopback)');
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const version = isIP(address ?? '');
+    const validCidr =
+      prefix !== undefined && extra === undefined && version !== 0 && /^\d+$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+    const validName = prefix === undefined && /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry);
+    if (entry !== 'loopback' && version === 0 && !validCidr && !validName) {
+      throw new ConfigError(`SESAME_CDP_ALLOW: '${entry}' is not loopback, an IP address, a CIDR range, a host name or *.domain`);
+    }
+    if (prefix !== undefined && !validCidr) throw new ConfigError(`SESAME_CDP_ALLOW: '${entry}' is not a valid CIDR range`);
+  }
+  return entries;
+}
+
+/**
+ * Playwright's debug logging (DEBUG=pw:protocol, pw:api, …) prints CDP messages, and a fill's
+ * Input.insertText message carries the secret value: refuse to start rather than log it.
+ */
+function refusePlaywrightDebug(debug: string | undefined): void {
+  const patterns = (debug ?? '').split(/[\s,]+/).filter(Boolean);
+  const toRegex = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*?')}$`);
+  const skipped = patterns.filter((p) => p.startsWith('-')).map((p) => toRegex(p.slice(1)));
+  const enabled = patterns.filter((p) => !p.startsWith('-')).map(toRegex);
+  const logs = (name: string) => enabled.some((r) => r.test(name)) && !skipped.some((r) => r.test(name));
+  if (['pw:protocol', 'pw:api', 'pw:channel', 'pw:server:channel'].some(logs)) {
+    throw new ConfigError('DEBUG enables Playwright protocol logging, which would print filled secret values; unset DEBUG or exclude pw:*');
+  }
 }
 
 function parseHost(host: string): string {

@@ -36,6 +36,9 @@ export const vaultNameTaken = (name: string) => new HttpError(409, `A vault name
 
 export const authenticationRequired = () => new HttpError(401, 'Authentication required', { 'www-authenticate': 'Bearer' });
 
+/** Trusted-gateway mode: the X-User-Org header is present but not a UUID (the hosted API's wording). */
+export const invalidUserOrOrgId = () => new HttpError(400, 'Invalid user or org ID');
+
 /** The provider could not answer; nothing was written and a retry is safe. */
 export const providerUnavailable = (reason: string, retryAfterSeconds: number) =>
   new HttpError(503, `1Password is unavailable: ${reason}. Nothing was changed; retry later.`, {
@@ -44,3 +47,11 @@ export const providerUnavailable = (reason: string, retryAfterSeconds: number) =
 
 export const databaseUnavailable = () =>
   new HttpError(503, 'The database is unavailable. Nothing was changed; retry later.', { 'retry-after': '5' });
+
+/** The credential (API key or grant) used up its request budget; nothing was done. */
+export const tooManyRequests = (limit: number, windowSeconds: number, retryAfterSeconds: number) =>
+  new HttpError(
+    429,
+    `Too many requests: this credential may make ${limit} requests per ${windowSeconds} s. Nothing was done; retry in ${retryAfterSeconds} s.`,
+    { 'retry-after': String(retryAfterSeconds) },
+  );

@@ -1271,7 +1271,9 @@ describe.each(DIALECTS)('vaults contract (%s)', (dialect) => {
       expect(res.body.openapi).toMatch(/^3\.1\./);
       const operations = Object.entries(res.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
         Object.keys(item)
+          // The vault operations; grants, events and fill have suites of their own.
           .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+          .filter((m) => (item[m] as { tags?: string[] }).tags?.includes('vaults'))
           .map((m) => `${m.toUpperCase()} ${path}`),
       );
       expect(operations.sort()).toEqual(

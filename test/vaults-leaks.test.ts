@@ -1,48 +1,14 @@
 // Canary test for the write-only token (spec/vaults-api.md, "Concepts" and "What is stored"): unique
 // tokens are sent through every path that handles one, successful or not, and then searched for in
 // every response body and header, every captured log line (debug level) and the database itself.
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeToken, fakeTokenPayload } from '../src/providers/onepassword/fake-token.js';
+import { findCanaries, responseText, sqliteFilesText, tokenForms } from './helpers/canary.js';
 import { OP_VAULT, OTHER_OP_VAULT } from './helpers/fixture.js';
 import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, MISSING_ID, VAULTS } from './helpers/vaults.js';
-
-/** Every form of a token that must never appear: the token, its payload, other encodings, and the key material inside. */
-function canaryForms(token: string): string[] {
-  const payload = token.slice('ops_'.length);
-  const bytes = Buffer.from(payload, 'base64');
-  const forms = [token, payload, bytes.toString('base64url'), Buffer.from(token).toString('base64'), Buffer.from(token).toString('hex')];
-  try {
-    const credentials = JSON.parse(bytes.toString('utf8')) as {
-      secretKey?: string;
-      srpX?: string;
-      muk?: { k?: string };
-      throttleSecret?: { seed?: string };
-    };
-    forms.push(
-      String(credentials.secretKey),
-      String(credentials.srpX),
-      String(credentials.muk?.k),
-      String(credentials.throttleSecret?.seed),
-    );
-    forms.push(String(credentials.secretKey).replace(/-/g, ''));
-  } catch {
-    // a malformed canary has no credentials to look for
-  }
-  return forms.filter((f) => f.length >= 16 && f !== 'undefined');
-}
-
-/** Finds which canary forms occur in `haystack`, for a readable failure. */
-function found(haystack: string, forms: string[]): string[] {
-  return forms.filter((f) => haystack.includes(f)).map((f) => `${f.slice(0, 12)}…(${f.length} chars)`);
-}
-
-function responseText(res: TestResponse): string {
-  return [res.status, res.text, ...[...res.headers.entries()].map(([k, v]) => `${k}: ${v}`)].join('\n');
-}
 
 /** Every table of the PostgreSQL database, as text. */
 async function dumpPostgres(url: string): Promise<string> {
@@ -73,16 +39,6 @@ async function vaultsTablePostgres(url: string): Promise<string> {
   }
 }
 
-/** The SQLite database's files (main file, WAL, shared memory), raw bytes, as latin1 text so any byte sequence is searchable. */
-function sqliteBytes(path: string): string {
-  const dir = dirname(path);
-  const base = basename(path);
-  return readdirSync(dir)
-    .filter((name) => name.startsWith(base))
-    .map((name) => readFileSync(join(dir, name)).toString('latin1'))
-    .join('\n');
-}
-
 describe.each(DIALECTS)('token leaks (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
@@ -93,7 +49,7 @@ describe.each(DIALECTS)('token leaks (%s)', (dialect) => {
   async function storedText(): Promise<string> {
     if (dialect === 'sqlite') {
       expect(t.databasePath).toBeTruthy();
-      return sqliteBytes(t.databasePath as string);
+      return sqliteFilesText(t.databasePath as string);
     }
     expect(t.databaseUrl).toBeTruthy();
     return dumpPostgres(t.databaseUrl as string);
@@ -216,28 +172,28 @@ describe.each(DIALECTS)('token leaks (%s)', (dialect) => {
     expect((await send('GET', `${VAULTS}/${id}/health`)).body.ok).toBe(false);
     t.fixture.setState(main, 'active');
 
-    const forms = canaries.flatMap(canaryForms);
+    const forms = canaries.flatMap(tokenForms);
     expect(forms.length).toBeGreaterThan(canaries.length * 3);
     // Self-check: the search finds the canaries where they are meant to be (the fixture file).
-    expect(found(readFileSync(t.fixture.path, 'utf8'), forms).length).toBeGreaterThanOrEqual(4);
+    expect(findCanaries(readFileSync(t.fixture.path, 'utf8'), forms).length).toBeGreaterThanOrEqual(4);
 
     // Responses: bodies and headers.
-    for (const res of responses) expect(found(responseText(res), forms), responseText(res).slice(0, 300)).toEqual([]);
+    for (const res of responses) expect(findCanaries(responseText(res), forms), responseText(res).slice(0, 300)).toEqual([]);
 
     // Log lines (debug level): there are plenty, and none holds a token.
     expect(t.logs.length).toBeGreaterThan(responses.length);
-    for (const line of t.logs) expect(found(line, forms), line.slice(0, 300)).toEqual([]);
+    for (const line of t.logs) expect(findCanaries(line, forms), line.slice(0, 300)).toEqual([]);
 
     // The database: what is stored is encrypted.
-    if (dialect === 'postgres') expect(found(await vaultsTablePostgres(t.databaseUrl as string), forms)).toEqual([]);
+    if (dialect === 'postgres') expect(findCanaries(await vaultsTablePostgres(t.databaseUrl as string), forms)).toEqual([]);
     const stored = await storedText();
     expect(stored).toContain(id); // the search does see the data
-    expect(found(stored, forms)).toEqual([]);
+    expect(findCanaries(stored, forms)).toEqual([]);
 
     // And after deletion (freed pages, WAL) still nothing.
     expect((await send('DELETE', `${VAULTS}/${id}`)).status).toBe(204);
-    expect(found(await storedText(), forms)).toEqual([]);
-    for (const line of t.logs) expect(found(line, forms), line.slice(0, 300)).toEqual([]);
+    expect(findCanaries(await storedText(), forms)).toEqual([]);
+    for (const line of t.logs) expect(findCanaries(line, forms), line.slice(0, 300)).toEqual([]);
   });
 
   it('never shows an API key in a log line or the database', async () => {
@@ -251,7 +207,7 @@ describe.each(DIALECTS)('token leaks (%s)', (dialect) => {
     await t.request('GET', VAULTS, { headers: { authorization: `Basic ${key}` } });
     await t.request('GET', VAULTS, { headers: { 'x-api-key': key, cookie: `session=${key}` } });
     const keys = [key, revokedOrg.key, key.slice('sesame_ak_'.length), revokedOrg.key.slice('sesame_ak_'.length)];
-    for (const line of t.logs) expect(found(line, keys), line.slice(0, 300)).toEqual([]);
-    expect(found(await storedText(), keys)).toEqual([]);
+    for (const line of t.logs) expect(findCanaries(line, keys), line.slice(0, 300)).toEqual([]);
+    expect(findCanaries(await storedText(), keys)).toEqual([]);
   });
 });

@@ -1,12 +1,16 @@
 // `sesame serve`: migrate, start, and drain in-flight requests on SIGTERM/SIGINT.
+import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp } from '../app.js';
 import { type Config, isLoopbackHost } from '../config.js';
 import { createEnvelope } from '../crypto/envelope.js';
+import type { Keyring } from '../crypto/keyring.js';
+import { loadTlsFiles } from '../crypto/tls.js';
 import { type Database, migrate, openDatabase } from '../db/database.js';
 import { createAuthRepo } from '../modules/auth/auth.repo.js';
 import { createAuthService } from '../modules/auth/auth.service.js';
+import { createVaultRepo } from '../modules/vaults/vaults.repo.js';
 import { createProvider } from '../providers/index.js';
 import type { SecretsProvider } from '../providers/provider.js';
 import { loadKeyring, say } from './runtime.js';
@@ -27,9 +31,11 @@ export interface ServeOptions {
 }
 
 export async function startServer(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
+  const tls = config.tls && loadTlsFiles(config.tls.certFile, config.tls.keyFile);
   const { keyring, createdFile } = loadKeyring(config);
   let app: FastifyInstance | undefined;
   const database = openDatabase(config.database, {
+    poolSize: config.databasePoolSize,
     onPoolError: (err) => app?.log.warn({ err: { type: err.name, message: err.message } }, 'database connection lost; the pool reconnects'),
   });
   let provider: SecretsProvider | undefined;
@@ -42,10 +48,14 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
         fixturePath: config.onePasswordFixture,
         loginDeadlineMs: config.loginDeadlineMs,
         callDeadlineMs: config.callDeadlineMs,
+        workers: config.providerWorkers,
+        clientIdleMs: config.providerClientIdleMs,
+        maxClients: config.providerMaxClients,
+        cacheTtlMs: config.providerCacheTtlMs,
         version: config.version,
         onWarning: (message) => (app ? app.log.warn(message) : earlyWarnings.push(message)),
       });
-    app = await buildApp(config, { database, envelope: createEnvelope(keyring), provider, logStream: options.logStream });
+    app = await buildApp(config, { database, envelope: createEnvelope(keyring), provider, logStream: options.logStream, tls });
     for (const message of earlyWarnings) app.log.warn(message);
     if (createdFile)
       app.log.warn({ path: createdFile }, 'generated a new master key file; back it up: without it stored tokens cannot be decrypted');
@@ -55,6 +65,24 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
         'USING THE 1PASSWORD FIXTURE BACKEND: no real 1Password calls are made. Never do this in production',
       );
     }
+    if (config.authMode === 'trusted-gateway') {
+      app.log.warn(
+        'TRUSTED-GATEWAY MODE: API keys are not checked; every request acts as the organization named by its X-User-Org header. ' +
+          'Only the gateway may be able to reach this server',
+      );
+    }
+    app.log.debug(
+      {
+        host: config.host,
+        database: config.database.dialect,
+        auth_mode: config.authMode,
+        tls: Boolean(tls),
+        master_keys: keyring.ids, // ids only: the keys themselves are never logged
+        master_key_source: config.masterKey ? 'SESAME_MASTER_KEY' : config.masterKeyFile,
+      },
+      'configuration',
+    );
+    await reportKeyUsage(app, database, keyring);
     if (options.bootstrap !== false) await bootstrapFirstKey(config, database);
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -67,21 +95,45 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  if (!isLoopbackHost(config.host)) {
-    app.log.warn('serving plain HTTP on a non-loopback address: put a TLS-terminating proxy in front of Sesame');
+  if (!tls && !isLoopbackHost(config.host)) {
+    app.log.warn(
+      'serving plain HTTP on a non-loopback address: set TLS_CERT_FILE and TLS_KEY_FILE, or put a TLS-terminating proxy in front of Sesame',
+    );
   }
-  app.log.info({ port, database: config.database.dialect }, 'sesame is listening');
+  const protocol = tls ? 'https' : 'http';
+  app.log.info({ port, database: config.database.dialect, protocol }, 'sesame is listening');
   const running = app;
   return {
     app: running,
     database,
-    url: `http://${host}:${port}`,
+    url: `${protocol}://${host}:${port}`,
     async close() {
       await running.close(); // stops accepting, waits for in-flight requests
       await provider?.close();
       await database.close();
     },
   };
+}
+
+/**
+ * Says at start-up when stored tokens are wrapped by a master key this instance lacks (they cannot be
+ * decrypted: a key was removed too early) or by an older key (a rewrap is pending). Ids only.
+ */
+async function reportKeyUsage(app: FastifyInstance, database: Database, keyring: Keyring): Promise<void> {
+  const byKey = Object.entries(await createVaultRepo(database.db).countByKeyId());
+  for (const [keyId, vaults] of byKey.filter(([id]) => !keyring.get(id))) {
+    app.log.error(
+      { key_id: keyId, vaults },
+      'stored tokens are wrapped by a master key that is not configured: they cannot be decrypted until it is added back to the key list',
+    );
+  }
+  const older = byKey.filter(([id]) => id !== keyring.current.id && keyring.get(id));
+  if (older.length > 0) {
+    app.log.info(
+      { current: keyring.current.id, older: Object.fromEntries(older) },
+      'some stored tokens are wrapped by an older master key: run sesame keys rewrap',
+    );
+  }
 }
 
 /**
@@ -126,4 +178,19 @@ export async function serveCommand(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const { tls } = config;
+  if (tls) {
+    // Renewed certificates are picked up without a restart; a bad pair keeps the one being served.
+    process.on('SIGHUP', () => {
+      try {
+        (server.app.server as unknown as HttpsServer).setSecureContext(loadTlsFiles(tls.certFile, tls.keyFile));
+        server.app.log.info('reloaded TLS_CERT_FILE and TLS_KEY_FILE');
+      } catch (err) {
+        server.app.log.error(
+          { err: { type: 'Error', message: (err as Error).message } },
+          'TLS files not reloaded; still serving the previous ones',
+        );
+      }
+    });
+  }
 }

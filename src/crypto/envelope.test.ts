@@ -121,6 +121,17 @@ describe('envelope', () => {
     );
   });
 
+  it('check authenticates like open, without returning the plaintext', () => {
+    const sealed = envelope.seal('hunter2', context);
+    expect(envelope.check(sealed, context)).toBeUndefined();
+    expect(() => envelope.check(sealed, 'org:other:vault:41')).toThrow(DecryptError);
+    expect(() => envelope.check({ ...sealed, ciphertext: withByteFlipped(sealed.ciphertext, 20) }, context)).toThrow(
+      'stored secret failed authentication',
+    );
+    expect(() => createEnvelope(new Keyring([k2])).check(sealed, context)).toThrow("master key 'k1' is not configured");
+    expect(envelope.currentKeyId).toBe('k1');
+  });
+
   it('never puts the plaintext, keys or ciphertext in error messages', () => {
     const sealed = envelope.seal('hunter2', context);
     const message = openError(() => envelope.open(sealed, 'other')).message;

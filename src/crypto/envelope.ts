@@ -12,9 +12,13 @@ export interface SealedSecret {
 }
 
 export interface Envelope {
+  /** Id of the master key that wraps new data keys. */
+  readonly currentKeyId: string;
   /** `context` names the row the secret belongs to (e.g. org and vault); open needs the same context. */
   seal(plaintext: string, context: string): SealedSecret;
   open(sealed: SealedSecret, context: string): string;
+  /** Throws DecryptError unless `open` would succeed; the plaintext is zeroed, never turned into a string. */
+  check(sealed: SealedSecret, context: string): void;
   /** Re-wraps the data key under the current master key; the ciphertext is reused, the plaintext never touched. */
   rewrap(sealed: SealedSecret, context: string): SealedSecret;
   needsRewrap(sealed: SealedSecret): boolean;
@@ -82,6 +86,8 @@ export function createEnvelope(keyring: Keyring): Envelope {
   }
 
   return {
+    currentKeyId: keyring.current.id,
+
     seal(plaintext, context) {
       const dataKey = randomBytes(DATA_KEY_BYTES);
       try {
@@ -96,6 +102,15 @@ export function createEnvelope(keyring: Keyring): Envelope {
       const dataKey = unwrapDataKey(sealed, context);
       try {
         return decrypt(dataKey, sealed.ciphertext, secretAad(context)).toString('utf8');
+      } finally {
+        dataKey.fill(0);
+      }
+    },
+
+    check(sealed, context) {
+      const dataKey = unwrapDataKey(sealed, context);
+      try {
+        decrypt(dataKey, sealed.ciphertext, secretAad(context)).fill(0);
       } finally {
         dataKey.fill(0);
       }

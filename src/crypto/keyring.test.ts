@@ -2,7 +2,18 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatMasterKeys, generateMasterKey, Keyring, loadOrCreateKeyFile, parseMasterKeys } from './keyring.js';
+import {
+  formatMasterKeys,
+  generateMasterKey,
+  Keyring,
+  loadOrCreateKeyFile,
+  nextKeyId,
+  parseMasterKeys,
+  readKeyFile,
+  updateKeyFile,
+  withNewCurrentKey,
+  withoutKey,
+} from './keyring.js';
 
 const keyA = Buffer.alloc(32, 0xa1);
 const keyB = Buffer.alloc(32, 0xb2);
@@ -140,5 +151,84 @@ describe('loadOrCreateKeyFile', () => {
       message = (error as Error).message;
     }
     expect(message).toBe(`key file ${path} entry 1 is not base64 of 32 bytes`);
+  });
+});
+
+describe('rotation helpers', () => {
+  it('picks the next kN id, one above the highest ever used', () => {
+    expect(nextKeyId(parseMasterKeys(b64A))).toBe('k1');
+    expect(nextKeyId(new Keyring([generateMasterKey('k1')]))).toBe('k2');
+    expect(nextKeyId(new Keyring([generateMasterKey('k3'), generateMasterKey('legacy'), generateMasterKey('k10')]))).toBe('k11');
+  });
+
+  it('adds a fresh current key and keeps the older ones in order', () => {
+    const before = new Keyring([generateMasterKey('k2'), generateMasterKey('k1')]);
+    const after = withNewCurrentKey(before);
+    expect(after.ids).toEqual(['k3', 'k2', 'k1']);
+    expect(after.get('k2')?.key.equals(before.get('k2')?.key as Buffer)).toBe(true);
+    expect(withNewCurrentKey(before, 'spring-2026').current.id).toBe('spring-2026');
+    expect(() => withNewCurrentKey(before, 'k1')).toThrow(/already exists/);
+    expect(() => withNewCurrentKey(before, 'bad:id')).toThrow(/master key id/);
+  });
+
+  it('retires an older key but never the current one or an unknown one', () => {
+    const keyring = new Keyring([generateMasterKey('k2'), generateMasterKey('k1')]);
+    expect(withoutKey(keyring, 'k1').ids).toEqual(['k2']);
+    expect(() => withoutKey(keyring, 'k2')).toThrow(/is the current key/);
+    expect(() => withoutKey(keyring, 'k9')).toThrow(/'k9' is not configured/);
+  });
+});
+
+describe('updateKeyFile', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sesame-keyring-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('replaces the file atomically with owner-only permissions and leaves no temporary file', () => {
+    const path = join(dir, 'master.key');
+    const { keyring: first } = loadOrCreateKeyFile(path);
+    const rotated = updateKeyFile(path, (keyring) => withNewCurrentKey(keyring));
+    expect(rotated.ids).toEqual(['k2', 'k1']);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(['master.key']);
+    const reread = readKeyFile(path);
+    expect(reread.ids).toEqual(['k2', 'k1']);
+    expect(reread.get('k1')?.key.equals(first.current.key)).toBe(true);
+    expect(reread.current.key.equals(rotated.current.key)).toBe(true);
+  });
+
+  it('writes nothing when the change fails or the file changed meanwhile', () => {
+    const path = join(dir, 'master.key');
+    loadOrCreateKeyFile(path);
+    const before = readFileSync(path, 'utf8');
+    expect(() =>
+      updateKeyFile(path, () => {
+        throw new Error('refused');
+      }),
+    ).toThrow('refused');
+    expect(readFileSync(path, 'utf8')).toBe(before);
+
+    let concurrent = '';
+    expect(() =>
+      updateKeyFile(path, (keyring) => {
+        // Another `keys` command lands between our read and our write.
+        concurrent = `${formatMasterKeys(withNewCurrentKey(keyring, 'other').keys)}\n`;
+        writeFileSync(path, concurrent, { mode: 0o600 });
+        return withNewCurrentKey(keyring);
+      }),
+    ).toThrow(/changed while it was being updated/);
+    expect(readFileSync(path, 'utf8')).toBe(concurrent);
+    expect(readdirSync(dir)).toEqual(['master.key']);
+  });
+
+  it('refuses a key file readable by others, like the server does', () => {
+    const path = join(dir, 'master.key');
+    loadOrCreateKeyFile(path);
+    chmodSync(path, 0o644);
+    expect(() => updateKeyFile(path, (keyring) => withNewCurrentKey(keyring))).toThrow(/chmod 600/);
   });
 });

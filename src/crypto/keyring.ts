@@ -2,7 +2,19 @@
 // Error messages name positions, never the input text, so a typo cannot leak a key into logs.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 const MASTER_KEY_BYTES = 32;
@@ -50,6 +62,11 @@ export class Keyring {
   get ids(): string[] {
     return [...this.#byId.keys()];
   }
+
+  /** Every key, current first, in the order of SESAME_MASTER_KEY or the key file. */
+  get keys(): MasterKey[] {
+    return [...this.#byId.values()];
+  }
 }
 
 /** Strict base64 of exactly 32 bytes; Buffer.from alone would silently skip stray characters. */
@@ -92,11 +109,30 @@ export function generateMasterKey(id: string): MasterKey {
   return { id, key: randomBytes(MASTER_KEY_BYTES) };
 }
 
+/** One above the highest `kN` id in use, so an id never comes back after its key was retired. */
+export function nextKeyId(keyring: Keyring): string {
+  const numbers = keyring.ids.map((id) => /^k(\d{1,9})$/.exec(id)?.[1]).filter((n) => n !== undefined);
+  return `k${Math.max(0, ...numbers.map(Number)) + 1}`;
+}
+
+/** A new keyring whose current key is freshly generated; every older key stays to open what it sealed. */
+export function withNewCurrentKey(keyring: Keyring, id = nextKeyId(keyring)): Keyring {
+  if (keyring.get(id)) throw new Error(`master key '${id}' already exists`);
+  return new Keyring([generateMasterKey(id), ...keyring.keys]);
+}
+
+/** The keyring without a retired key; the current key cannot be retired. */
+export function withoutKey(keyring: Keyring, id: string): Keyring {
+  if (!keyring.get(id)) throw new Error(`master key '${isValidKeyId(id) ? id : '?'}' is not configured`);
+  if (keyring.current.id === id) throw new Error(`master key '${id}' is the current key; rotate to a new key before retiring it`);
+  return new Keyring(keyring.keys.filter((entry) => entry.id !== id));
+}
+
 function isErrnoException(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }
 
-function readKeyFile(path: string): Keyring {
+function readKeyFileText(path: string): string {
   const fd = openSync(path, 'r');
   try {
     const mode = fstatSync(fd).mode & 0o777;
@@ -105,9 +141,38 @@ function readKeyFile(path: string): Keyring {
         `key file ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${path}`,
       );
     }
-    return parseMasterKeys(readFileSync(fd, 'utf8'), `key file ${path}`);
+    return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Reads an existing key file (refusing one readable by group or others); never creates it. */
+export function readKeyFile(path: string): Keyring {
+  return parseMasterKeys(readKeyFileText(path), `key file ${path}`);
+}
+
+/** Writes the keyring to a new owner-only temporary file beside `path`, synced to disk, and returns its name. */
+function writeTempKeyFile(path: string, keyring: Keyring): string {
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  // `wx` + 0o600: the file is created with owner-only permissions, never loosened afterwards.
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    writeSync(fd, `${formatMasterKeys(keyring.keys)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return temp;
+}
+
+/** Persists a directory entry: losing the key file after a crash would orphan every sealed secret. */
+function syncDirectory(dir: string): void {
+  const dirFd = openSync(dir, 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
   }
 }
 
@@ -118,15 +183,7 @@ function readKeyFile(path: string): Keyring {
 function createKeyFile(path: string, keyring: Keyring): boolean {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  // `wx` + 0o600: the file is created with owner-only permissions, never loosened afterwards.
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${formatMasterKeys([keyring.current])}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const temp = writeTempKeyFile(path, keyring);
   try {
     linkSync(temp, path);
   } catch (error) {
@@ -135,14 +192,28 @@ function createKeyFile(path: string, keyring: Keyring): boolean {
   } finally {
     unlinkSync(temp);
   }
-  // Persist the directory entry: losing the key after a crash would orphan every sealed secret.
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  syncDirectory(dir);
   return true;
+}
+
+/**
+ * Replaces the key file with `change(current keys)`, atomically: the new list is written and synced
+ * under a temporary name, then renamed over the file, so a crash leaves either the old or the new
+ * list, never half of one. If the file changed while `change` ran (another keys command), nothing is
+ * written. Returns the keyring now in the file.
+ */
+export function updateKeyFile(path: string, change: (keyring: Keyring) => Keyring): Keyring {
+  const before = readKeyFileText(path);
+  const next = change(parseMasterKeys(before, `key file ${path}`));
+  const temp = writeTempKeyFile(path, next);
+  try {
+    if (readKeyFileText(path) !== before) throw new Error(`key file ${path} changed while it was being updated; nothing was written`);
+    renameSync(temp, path);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  syncDirectory(dirname(path));
+  return next;
 }
 
 /** Reads the key file, or creates it with a fresh key `k1` (the embedded default's first start). */

@@ -1,8 +1,19 @@
 // Opens the database named by DATABASE_URL: an embedded SQLite file (default) or PostgreSQL.
+
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase, sql } from 'kysely';
+import {
+  type Compilable,
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDatabase as SqliteDialectDatabase,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import { migrationProvider } from './migrations/index.js';
@@ -39,7 +50,13 @@ function openSqlite(path: string): Database {
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const statements = withStatementCache(raw);
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) });
+  // better-sqlite3 is synchronous: a cached statement runs at once. Inside a transaction the query goes
+  // through Kysely instead, whose connection mutex keeps it out of the open transaction.
+  fastPaths.set(db, (text, parameters) =>
+    raw.inTransaction ? runThroughKysely(db, text, parameters) : Promise.resolve(statements.prepare(text).all(parameters) as unknown[]),
+  );
   return {
     dialect: 'sqlite',
     db,
@@ -81,7 +98,12 @@ function openPostgres(url: string, options: OpenOptions): Database {
   });
   // Without a listener, an idle connection dropped by the server would crash the process.
   pool.on('error', (err) => options.onPoolError?.(err));
+  // The pool listens only while a connection is idle. One that dies mid-query (a crashed or killed
+  // server) rejects the query and then emits 'error', which would crash the process unheard.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  // Named statements are parsed and planned once per connection instead of on every execution.
+  fastPaths.set(db, async (text, parameters) => (await pool.query({ name: statementName(text), text, values: [...parameters] })).rows);
   return {
     dialect: 'postgres',
     db,
@@ -92,11 +114,67 @@ function openPostgres(url: string, options: OpenOptions): Database {
   };
 }
 
+type RunCompiled = (text: string, parameters: readonly unknown[]) => Promise<unknown[]>;
+
+/** How each open database runs an already-compiled query without Kysely's per-query work. */
+const fastPaths = new WeakMap<Kysely<Tables>, RunCompiled>();
+
+function runThroughKysely(db: Kysely<Tables>, text: string, parameters: readonly unknown[]): Promise<unknown[]> {
+  return db.executeQuery(CompiledQuery.raw(text, [...parameters])).then((result) => result.rows);
+}
+
+function statementName(text: string): string {
+  return `sesame_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+}
+
+const PARAMETER = '\u0000sesame-parameter:';
+
+/**
+ * A query for the hot path: built and compiled by Kysely once, then run with new parameters through a
+ * cached prepared statement (SQLite) or a named statement (PostgreSQL). Building and compiling a Kysely
+ * query costs more than a point read itself; the SQL text never changes, only the values.
+ * `build` receives `param(name)`, a stand-in for a value supplied at each call. Select explicit columns
+ * (not `*`): a named statement's result shape must not change under a rolling schema migration.
+ */
+export function preparedQuery<Row, Name extends string>(
+  db: Kysely<Tables>,
+  build: (db: Kysely<Tables>, param: (name: Name) => string) => Compilable<Row>,
+): (values: Record<Name, unknown>) => Promise<Row[]> {
+  const compiled = build(db, (name) => `${PARAMETER}${name}`).compile();
+  // Each compiled parameter is either a named stand-in, filled at each call, or a constant of the query.
+  const slots = compiled.parameters.map((value): ((values: Record<Name, unknown>) => unknown) => {
+    if (typeof value !== 'string' || !value.startsWith(PARAMETER)) return () => value;
+    const name = value.slice(PARAMETER.length) as Name;
+    return (values) => values[name];
+  });
+  const run = fastPaths.get(db) ?? ((text, parameters) => runThroughKysely(db, text, parameters));
+  return (values) =>
+    run(
+      compiled.sql,
+      slots.map((slot) => slot(values)),
+    ) as Promise<Row[]>;
+}
+
 export async function migrate(database: Database): Promise<string[]> {
+  // During a rolling upgrade (or a rollback) an older version can start against a database a newer one
+  // has migrated. Migrations only add, so when all of its own are applied it serves as is; Kysely would
+  // refuse to start it ("previously executed migration … is missing").
+  const known = Object.keys(await migrationProvider.getMigrations());
+  const applied = await appliedMigrations(database);
+  if (applied.some((name) => !known.includes(name)) && known.every((name) => applied.includes(name))) return [];
   const migrator = new Migrator({ db: database.db, provider: migrationProvider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+async function appliedMigrations(database: Database): Promise<string[]> {
+  try {
+    const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(database.db);
+    return rows.map((row) => row.name);
+  } catch {
+    return []; // a new database: the table does not exist yet
+  }
 }
 
 /** Recognises a unique-constraint violation on either dialect. */

@@ -41,9 +41,47 @@ export interface IdempotencyKeysTable {
   created_at: string;
 }
 
+export interface AuditEventsTable {
+  id: string; // time-ordered (UUIDv7), so equal timestamps still sort in the order written
+  org_id: string;
+  vault_id: string;
+  at: string;
+  actor_type: 'api_key' | 'grant' | 'gateway';
+  actor_id: string;
+  action: string;
+  origin: string | null; // scheme://host[:port] only: full URLs carry tokens in their query strings
+  field: string | null;
+  item_id: string | null;
+  outcome: 'ok' | 'refused' | 'failed';
+  reason: string | null;
+}
+
+export interface GrantsTable {
+  id: string;
+  org_id: string;
+  vault_id: string;
+  token_hash: string; // sha256 hex of the plaintext grant; the plaintext is never stored
+  created_by: string; // the API key that minted it
+  created_at: string;
+  expires_at: string;
+  allowed_domains: string | null; // JSON array of normalised hosts; null = any domain
+  max_fills: number | null;
+  fills_used: Generated<number>;
+  revoked_at: string | null;
+}
+
+export interface RateLimitCountersTable {
+  bucket: string; // the credential: "key:<id>", "grant:<id>" or "org:<id>" (trusted gateway)
+  window_start: string;
+  count: number;
+}
+
 export interface Tables {
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
   vaults: VaultsTable;
   idempotency_keys: IdempotencyKeysTable;
+  audit_events: AuditEventsTable;
+  grants: GrantsTable;
+  rate_limit_counters: RateLimitCountersTable;
 }

@@ -97,7 +97,7 @@ function checkUuidParams(request: FastifyRequest, names: string[]): ValidationIs
         type: 'uuid_parsing',
         loc: ['path', name],
         msg: `Input should be a valid UUID, ${parsed.problem}`,
-        input: raw,
+        input: redactInput(raw), // a token pasted into the path is not echoed either
         ctx: { error: parsed.problem },
       });
   }
@@ -169,6 +169,17 @@ function toIssue(error: ErrorObject, part: Part, root: unknown): ValidationIssue
     case 'required': {
       const missing = (error.params as { missingProperty: string }).missingProperty;
       return issue('missing', 'Field required', undefined, [...loc, missing], value);
+    }
+    case 'additionalProperties': {
+      // Bodies that refuse unknown keys (grants) report each one at its own place, as Pydantic's extra="forbid" does.
+      const extra = (error.params as { additionalProperty: string }).additionalProperty;
+      return issue(
+        'extra_forbidden',
+        'Extra inputs are not permitted',
+        undefined,
+        [...loc, extra],
+        (value as Record<string, unknown>)?.[extra],
+      );
     }
     case 'not': {
       // Used for properties that must be absent (FORBIDDEN_MESSAGE): the failing path is the property itself.

@@ -1,5 +1,8 @@
 // Picks the secrets provider: the fixture file when one is configured, 1Password otherwise.
+// Either way every call is counted in the metrics, by outcome.
 
+import { defaultMetrics, type MetricsRegistry } from '../metrics.js';
+import { instrumentProvider } from './instrument.js';
 import { createFixtureProvider } from './onepassword/fixture-backend.js';
 import { createSdkProvider } from './onepassword/sdk-backend.js';
 import type { SecretsProvider } from './provider.js';
@@ -11,17 +14,39 @@ export interface ProviderOptions {
   callDeadlineMs: number;
   /** Sesame's version, sent to 1Password as the integration version. */
   version: string;
-  /** Told when the fixture file changes into something unusable. */
+  /** Worker threads hosting the 1Password SDK. */
+  workers?: number;
+  /** A logged-in 1Password client unused this long is dropped. */
+  clientIdleMs?: number;
+  /** Logged-in 1Password clients kept per worker. */
+  maxClients?: number;
+  /** How long vault-access answers and item overviews are reused (0 = never). */
+  cacheTtlMs?: number;
+  metrics?: MetricsRegistry;
+  /** Told when the fixture file changes into something unusable, or an SDK worker stops. */
   onWarning?: (message: string) => void;
 }
 
 export function createProvider(options: ProviderOptions): SecretsProvider {
+  const metrics = options.metrics ?? defaultMetrics;
   if (options.fixturePath) {
-    return createFixtureProvider({ path: options.fixturePath, defaultDeadlineMs: options.callDeadlineMs, onWarning: options.onWarning });
+    const fixture = createFixtureProvider({
+      path: options.fixturePath,
+      defaultDeadlineMs: options.callDeadlineMs,
+      onWarning: options.onWarning,
+    });
+    return instrumentProvider(fixture, 'fixture', metrics);
   }
-  return createSdkProvider({
+  const sdk = createSdkProvider({
     loginDeadlineMs: options.loginDeadlineMs,
     callDeadlineMs: options.callDeadlineMs,
     integrationVersion: options.version,
+    workers: options.workers,
+    clientIdleMs: options.clientIdleMs,
+    maxClients: options.maxClients,
+    cacheTtlMs: options.cacheTtlMs,
+    metrics,
+    onWarning: options.onWarning,
   });
+  return instrumentProvider(sdk, 'onepassword', metrics);
 }

@@ -12,6 +12,18 @@ export type ProviderErrorKind =
   | 'timeout' // our own deadline fired
   | 'internal'; // anything else (a crashed worker, an unexpected answer)
 
+/** Every kind, for code that enumerates them (metrics). */
+export const PROVIDER_ERROR_KINDS: readonly ProviderErrorKind[] = [
+  'token_malformed',
+  'token_rejected',
+  'vault_inaccessible',
+  'item_not_found',
+  'rate_limited',
+  'unavailable',
+  'timeout',
+  'internal',
+];
+
 /** Kinds that mean "try again later" rather than "your input is wrong". */
 export const RETRYABLE_KINDS: ReadonlySet<ProviderErrorKind> = new Set(['rate_limited', 'unavailable', 'timeout', 'internal']);
 
@@ -65,8 +77,13 @@ export interface Item extends ItemOverview {
 }
 
 export interface CallOptions {
-  /** Overrides the backend's default deadline for this call, in milliseconds. */
+  /** A deadline for the whole call, in milliseconds (the SDK backend's login and request deadlines still apply within it). */
   deadlineMs?: number;
+  /**
+   * Ask the provider now instead of answering from a brief cache (vault access, item overviews).
+   * For decisions that store something or that a person asked for: create, PATCH, rotate, health.
+   */
+  fresh?: boolean;
 }
 
 export interface SecretsProvider {

@@ -9,6 +9,7 @@ import { type RunningServer, startServer } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config.js';
 import { createAuthRepo } from '../../src/modules/auth/auth.repo.js';
 import { createAuthService } from '../../src/modules/auth/auth.service.js';
+import type { SecretsProvider } from '../../src/providers/provider.js';
 import { TestFixture } from './fixture.js';
 import { createTestPostgres, type TestPostgres } from './postgres.js';
 
@@ -48,15 +49,26 @@ export interface TestServerOptions {
   dialect: Dialect;
   fixture?: TestFixture;
   env?: Record<string, string>;
+  /** Serve an existing database (a SQLite file path or a PostgreSQL URL of `dialect`), left in place at close: restarts, key rotation. */
+  database?: string;
+  /** Replaces the configured provider, e.g. to count its calls (given the fixture file's path). */
+  provider?: (fixturePath: string) => SecretsProvider;
 }
 
-export async function startTestServer({ dialect, fixture = new TestFixture(), env = {} }: TestServerOptions): Promise<TestServer> {
+export async function startTestServer({
+  dialect,
+  fixture = new TestFixture(),
+  env = {},
+  database,
+  provider,
+}: TestServerOptions): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sesame-test-'));
   let postgres: TestPostgres | undefined;
-  if (dialect === 'postgres') postgres = await createTestPostgres();
-  const databasePath = postgres ? undefined : join(dir, 'sesame.db');
+  if (dialect === 'postgres' && !database) postgres = await createTestPostgres();
+  const databaseUrl = dialect === 'postgres' ? (database ?? postgres?.url) : undefined;
+  const databasePath = dialect === 'sqlite' ? (database ?? join(dir, 'sesame.db')) : undefined;
   const config = loadConfig({
-    DATABASE_URL: postgres ? postgres.url : `sqlite:${databasePath}`,
+    DATABASE_URL: databaseUrl ?? `sqlite:${databasePath}`,
     SESAME_MASTER_KEY: randomBytes(32).toString('base64'),
     SESAME_ONEPASSWORD_FIXTURE: fixture.path,
     PORT: '0',
@@ -70,7 +82,7 @@ export async function startTestServer({ dialect, fixture = new TestFixture(), en
       done();
     },
   });
-  const server = await startServer(config, { logStream, bootstrap: false });
+  const server = await startServer(config, { logStream, bootstrap: false, provider: provider?.(fixture.path) });
   // Organizations and keys have no API yet: tests create them as the CLI does, through the service.
   const auth = () => createAuthService({ repo: createAuthRepo(server.database.db) });
 
@@ -79,7 +91,7 @@ export async function startTestServer({ dialect, fixture = new TestFixture(), en
     fixture,
     server,
     databasePath,
-    databaseUrl: postgres?.url,
+    databaseUrl,
     logs,
     async newOrg() {
       const org = await auth().createOrganization(`org-${randomBytes(3).toString('hex')}`);

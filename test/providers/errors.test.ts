@@ -1,7 +1,17 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as sdk from '@1password/sdk';
 import { describe, expect, it } from 'vitest';
 import { withDeadline } from '../../src/providers/onepassword/deadline.js';
-import { classifySdkError, PROVIDER_ERROR_MESSAGES, SDK_ERROR_RULES, type SdkPhase } from '../../src/providers/onepassword/errors.js';
-import { ProviderError, type ProviderErrorKind } from '../../src/providers/provider.js';
+import {
+  classifySdkError,
+  PROVIDER_ERROR_MESSAGES,
+  SDK_ERROR_CLASSES,
+  SDK_ERROR_RULES,
+  type SdkPhase,
+} from '../../src/providers/onepassword/errors.js';
+import { PROVIDER_ERROR_KINDS, ProviderError, type ProviderErrorKind } from '../../src/providers/provider.js';
 import { providerErrorOf } from './provider-contract.js';
 
 // Messages recorded from @1password/sdk 0.5.0 (research note §2.1, §2.2, §3.2) and the kind each must become.
@@ -143,5 +153,74 @@ describe('withDeadline', () => {
     await expect(withDeadline(late, 5)).rejects.toMatchObject({ kind: 'timeout' });
     // A late rejection must not surface as unhandled (vitest fails the run if it does).
     await new Promise((r) => setTimeout(r, 40));
+  });
+});
+
+// The classifier relies on the SDK's wording, which is not a stable API. These tests read the
+// installed package, so an upgrade that rewords a message, renames a class or changes the pinned
+// version fails here, loudly, instead of silently turning refusals into `internal`.
+describe('the installed SDK still says what the classifier expects', () => {
+  const require = createRequire(import.meta.url);
+  const sdkEntry = require.resolve('@1password/sdk');
+  const sdkRoot = dirname(dirname(sdkEntry));
+  const coreRoot = dirname(dirname(createRequire(sdkEntry).resolve('@1password/sdk-core')));
+  const version = (root: string) => (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+
+  /** Every file of both packages, as latin1 text: the core's messages live inside its WebAssembly binary. */
+  function packageText(): string {
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? files(join(dir, e.name)) : /\.(js|wasm)$/.test(e.name) ? [join(dir, e.name)] : [],
+      );
+    return [...files(sdkRoot), ...files(coreRoot)]
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('\n')
+      .toLowerCase();
+  }
+
+  it('is the pinned version the messages were recorded from', () => {
+    const pinned = (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }
+    ).dependencies['@1password/sdk'];
+    // An exact version, never a range: messages change between releases.
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(version(sdkRoot)).toBe(pinned);
+    expect(version(coreRoot)).toBe(pinned);
+  });
+
+  it('contains every substring the classifier matches', () => {
+    const text = packageText();
+    // The core composes some messages ("authentication error: " + reason): each part must be there.
+    const missing = SDK_ERROR_RULES.map((r) => r.substring).filter(
+      (substring) => !substring.split(': ').every((part) => text.includes(part)),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('exports the error classes the classifier recognises by name', () => {
+    for (const name of Object.keys(SDK_ERROR_CLASSES)) {
+      const exported = (sdk as Record<string, unknown>)[name];
+      expect(typeof exported).toBe('function');
+      expect((exported as { name: string }).name).toBe(name);
+    }
+  });
+});
+
+describe('the fake SDK (sdk/fake-sdk.mjs)', () => {
+  it('throws only messages recorded from the real SDK', () => {
+    const messages = JSON.parse(readFileSync(new URL('./sdk/sdk-messages.json', import.meta.url), 'utf8')) as Record<
+      SdkPhase,
+      Record<string, string>
+    >;
+    const recorded = new Set(RECORDED.map(([message, phase]) => `${phase}:${message}`));
+    for (const phase of ['login', 'call'] as const) {
+      for (const message of Object.values(messages[phase])) expect(recorded.has(`${phase}:${message}`), message).toBe(true);
+    }
+  });
+});
+
+describe('PROVIDER_ERROR_KINDS', () => {
+  it('lists every kind once', () => {
+    expect([...PROVIDER_ERROR_KINDS].sort()).toEqual(Object.keys(PROVIDER_ERROR_MESSAGES).sort());
   });
 });

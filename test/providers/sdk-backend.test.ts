@@ -1,132 +1,444 @@
-// The real SDK backend with no network: `globalThis.fetch` is replaced, as the SDK's
-// WebAssembly core sends every request through it (research note §6, "Tests").
-// Only the login's first request (auth/start) can be simulated this way.
+// The SDK backend's logic with the SDK replaced at its module boundary by a fake that behaves like
+// it (sdk/fake-sdk.mjs), running in the real worker pool: classification, client reuse, the brief
+// caches, coalescing, back-off after a rate limit, deadlines, and the metrics that count it all.
+// The workers run the build in dist/ (`npm test` builds it first).
 
-import { createClient, RateLimitExceededError } from '@1password/sdk';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createProvider } from '../../src/providers/index.js';
-import { classifySdkError } from '../../src/providers/onepassword/errors.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMetricsRegistry, type MetricsRegistry } from '../../src/metrics.js';
+import { instrumentProvider, OUTCOMES } from '../../src/providers/instrument.js';
 import { mintFakeToken } from '../../src/providers/onepassword/fake-token.js';
-import { createSdkProvider } from '../../src/providers/onepassword/sdk-backend.js';
-import { checkTokenFormat } from '../../src/providers/onepassword/token-format.js';
-import { expectKind } from './provider-contract.js';
-import { INVALID_TOKENS, VALID_TOKENS } from './token-cases.js';
+import { BACKOFF_FIRST_MS, createSdkProvider } from '../../src/providers/onepassword/sdk-backend.js';
+import { createSdkWorkerPool } from '../../src/providers/onepassword/worker-pool.js';
+import { SDK_OPERATIONS, type SdkOperation } from '../../src/providers/onepassword/worker-protocol.js';
+import type { ProviderErrorKind, SecretsProvider } from '../../src/providers/provider.js';
+import { describeProviderContract, expectKind } from './provider-contract.js';
+import { FAKE_SDK_MODULE, type Fault, type FaultError, OTHER_VAULT, PASSWORD, scenarioToken, TOTP_SEED, VAULT } from './sdk/scenario.js';
+import { startProviderServer } from './sdk/server.js';
 
-const TOKEN = mintFakeToken({ seed: 'sdk-backend' });
-const VAULT = 'v5pz6venw4roosmkzdq2nhpv6u';
-const LOGIN_DEADLINE_MS = 2000;
+const ITEM = 'exampleloginitem0000000000';
+const CACHE_TTL_MS = 30_000;
 
-function provider(loginDeadlineMs = LOGIN_DEADLINE_MS) {
-  return createSdkProvider({ loginDeadlineMs, callDeadlineMs: 2000, integrationVersion: '9.9.9-test' });
+interface Started {
+  provider: SecretsProvider;
+  metrics: MetricsRegistry;
+  /** Requests the fake SDK received, per operation and outcome. */
+  requests(operation: SdkOperation, outcome?: 'ok' | ProviderErrorKind): number;
+  /** Moves the provider's clock (caches, back-off); the worker keeps real time. */
+  advance(ms: number): void;
 }
 
-/** Stubs fetch to answer every request with `status`; records the requests. */
-function answerWith(status: number): Request[] {
-  const requests: Request[] = [];
-  vi.stubGlobal('fetch', async (request: Request) => {
-    requests.push(request);
-    const response = new Response('{}', { status, headers: { 'content-type': 'application/json' } });
-    // The SDK's glue parses response.url; a hand-made Response has none.
-    Object.defineProperty(response, 'url', { value: request.url });
-    return response;
+let running: SecretsProvider | undefined;
+
+function start(options: { loginDeadlineMs?: number; callDeadlineMs?: number; clientIdleMs?: number; maxClients?: number } = {}): Started {
+  const { loginDeadlineMs = 2000, callDeadlineMs = 2000, clientIdleMs = 60_000, maxClients = 10 } = options;
+  const metrics = createMetricsRegistry();
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const provider = createSdkProvider({
+    loginDeadlineMs,
+    callDeadlineMs,
+    integrationVersion: 'test',
+    cacheTtlMs: CACHE_TTL_MS,
+    metrics,
+    now: () => clock,
+    createExecutor: (events) =>
+      createSdkWorkerPool({
+        ...events,
+        size: 1,
+        loginDeadlineMs,
+        callDeadlineMs,
+        integrationVersion: 'test',
+        clientIdleMs,
+        maxClients,
+        sdkModule: FAKE_SDK_MODULE,
+      }),
   });
-  return requests;
+  running = provider;
+  const counter = metrics.counter('sesame_onepassword_requests_total', 'Requests the 1Password SDK made, by operation and outcome', {
+    operation: SDK_OPERATIONS,
+    outcome: OUTCOMES,
+  });
+  return {
+    provider,
+    metrics,
+    requests: (operation, outcome = 'ok') => counter.value({ operation, outcome }),
+    advance: (ms) => {
+      clock += ms;
+    },
+  };
 }
 
-afterEach(() => {
-  vi.unstubAllGlobals();
+const faulty = (seed: string, ...faults: Fault[]) => scenarioToken(seed, { faults });
+
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
 });
 
-beforeAll(async () => {
-  // Load (compile) the SDK once, so the timing assertions below measure only the calls.
-  await import('@1password/sdk');
+describeProviderContract('SDK backend (fake SDK in a worker)', () => {
+  const { provider } = start();
+  running = undefined; // closed by the contract suite
+  return {
+    provider,
+    token: scenarioToken('contract'),
+    vaultId: VAULT,
+    otherVaultId: OTHER_VAULT,
+    refusedToken: faulty('contract-refused', { op: 'login', error: 'unauthenticated' }),
+    deadlineMs: 5000,
+  };
 });
 
-describe('SDK backend, offline', () => {
-  it('never lets a malformed token reach the SDK', async () => {
-    const fetch = vi.fn();
-    vi.stubGlobal('fetch', fetch);
-    const p = provider();
-    const err = await expectKind(p.checkVaultAccess(' not a token', VAULT), 'token_malformed');
-    expect(err.message).toContain('missing ops_ prefix');
-    await expectKind(p.listItems(TOKEN.replace('ops_', 'ops_=='), VAULT), 'token_malformed');
-    expect(fetch).not.toHaveBeenCalled();
-  });
-
-  it('maps 401 at login to token_rejected, shares one login between concurrent calls, and forgets a failed one', async () => {
-    const requests = answerWith(401);
-    const p = createProvider({ loginDeadlineMs: LOGIN_DEADLINE_MS, callDeadlineMs: 2000, version: '9.9.9-test' });
-    const [a, b] = await Promise.all([
-      expectKind(p.checkVaultAccess(TOKEN, VAULT), 'token_rejected'),
-      expectKind(p.listItems(TOKEN, VAULT), 'token_rejected'),
+describe('SDK backend: mapping', () => {
+  it('maps items and fields, keeping only login-capable items in lists', async () => {
+    const { provider } = start();
+    const token = scenarioToken('mapping');
+    expect(await provider.listItems(token, VAULT)).toEqual([
+      {
+        id: ITEM,
+        title: 'Example',
+        category: 'Login',
+        updatedAt: '2026-01-01T00:00:00.000Z',
+        websites: [
+          { url: 'https://example.com/login', autofill: 'AnywhereOnWebsite' },
+          { url: 'https://admin.example.com', autofill: 'ExactDomain' },
+        ],
+      },
     ]);
-    expect(a.retryable).toBe(false);
-    expect(b.message).not.toContain(TOKEN.slice(4, 24));
-    expect(requests).toHaveLength(1);
-    const [request] = requests;
-    expect(request?.url).toMatch(/^https:\/\/[a-z2-7]+\.1password\.invalid\/api\/v3\/auth\/start$/);
-    expect(request?.headers.get('user-agent')).toMatch(/ Sesame\/9\.9\.9-test$/);
-
-    await expectKind(p.checkVaultAccess(TOKEN, VAULT), 'token_rejected');
-    expect(requests).toHaveLength(2);
+    const item = await provider.getItem(token, VAULT, ITEM);
+    expect(item.fields).toEqual([
+      { id: 'username', label: 'username', kind: 'text', value: 'alice' },
+      { id: 'password', label: 'password', kind: 'concealed', value: PASSWORD },
+      { id: 'onetimepassword', label: 'one-time password', kind: 'totp', value: TOTP_SEED },
+    ]);
   });
 
-  it.each([
-    [429, 'rate_limited'],
-    [503, 'unavailable'],
-    [500, 'unavailable'],
-  ] as const)('maps %i at login to %s', async (status, kind) => {
-    answerWith(status);
-    const err = await expectKind(provider().checkVaultAccess(mintFakeToken({ seed: `status-${status}` }), VAULT), kind);
-    expect(err.retryable).toBe(true);
+  it.each<[FaultError, ProviderErrorKind]>([
+    ['unauthenticated', 'token_rejected'],
+    ['forbidden', 'token_rejected'],
+    ['rate_limit', 'rate_limited'],
+    ['server_error', 'unavailable'],
+    ['bad_gateway', 'unavailable'],
+    ['network', 'unavailable'],
+  ])('maps a login failing with %s to %s', async (error, kind) => {
+    const { provider, requests } = start();
+    await expectKind(provider.checkVaultAccess(faulty(`login-${error}`, { op: 'login', error }), VAULT), kind);
+    expect(requests('login', kind)).toBe(1);
   });
 
-  it('maps a network failure to unavailable', async () => {
-    vi.stubGlobal('fetch', () => Promise.reject(new TypeError('fetch failed')));
-    await expectKind(provider().getItem(TOKEN, VAULT, 'item'), 'unavailable');
+  it.each<[FaultError, ProviderErrorKind]>([
+    ['rate_limit', 'rate_limited'],
+    ['unauthenticated', 'token_rejected'],
+    ['session_expired', 'token_rejected'],
+    ['forbidden', 'vault_inaccessible'],
+    ['server_error', 'unavailable'],
+    ['network', 'unavailable'],
+  ])('maps a vaults.list failing with %s to %s', async (error, kind) => {
+    const { provider, requests } = start();
+    await expectKind(provider.checkVaultAccess(faulty(`call-${error}`, { op: 'vaults_list', error }), VAULT), kind);
+    expect(requests('vaults_list', kind)).toBe(1);
   });
 
-  it('times out at the login deadline when fetch never answers, and at the caller deadline', async () => {
-    vi.stubGlobal('fetch', () => new Promise(() => {}));
-    const p = provider(150);
+  it('tells an inaccessible vault from a missing item with one vaults.list (onepassword-sdk-js#146)', async () => {
+    const { provider, requests } = start();
+    const token = scenarioToken('146');
+    await expectKind(provider.getItem(token, OTHER_VAULT, ITEM), 'vault_inaccessible');
+    expect(requests('items_get', 'internal')).toBe(1);
+    await expectKind(provider.getItem(token, VAULT, 'zzzzzzzzzzzzzzzzzzzzzzzzzz'), 'item_not_found');
+    expect(requests('vaults_list')).toBe(2);
+  });
+
+  it('never lets a malformed token reach the SDK', async () => {
+    const { provider, requests } = start();
+    const err = await expectKind(provider.checkVaultAccess(' not a token', VAULT), 'token_malformed');
+    expect(err.message).toContain('missing ops_ prefix');
+    await expectKind(provider.listItems(mintFakeToken().replace('ops_', 'ops_=='), VAULT), 'token_malformed');
+    expect(requests('login')).toBe(0);
+  });
+});
+
+describe('SDK backend: budget', () => {
+  it('logs in once per token and reuses the client', async () => {
+    const { provider, requests } = start();
+    const token = scenarioToken('reuse');
+    await provider.checkVaultAccess(token, VAULT, { fresh: true });
+    await provider.listItems(token, VAULT);
+    await provider.getItem(token, VAULT, ITEM);
+    await provider.checkVaultAccess(token, VAULT, { fresh: true });
+    expect(requests('login')).toBe(1);
+  });
+
+  it('reuses vault-access answers briefly, unless asked for a fresh one', async () => {
+    const { provider, requests, advance } = start();
+    const token = scenarioToken('access-cache');
+    await provider.checkVaultAccess(token, VAULT);
+    await provider.checkVaultAccess(token, VAULT);
+    expect(requests('vaults_list')).toBe(1);
+    await provider.checkVaultAccess(token, VAULT, { fresh: true });
+    expect(requests('vaults_list')).toBe(2);
+    advance(CACHE_TTL_MS + 1);
+    await provider.checkVaultAccess(token, VAULT);
+    expect(requests('vaults_list')).toBe(3);
+
+    // A refusal is remembered as briefly, for every operation on that vault.
+    await expectKind(provider.checkVaultAccess(token, OTHER_VAULT), 'vault_inaccessible');
+    await expectKind(provider.checkVaultAccess(token, OTHER_VAULT), 'vault_inaccessible');
+    await expectKind(provider.listItems(token, OTHER_VAULT), 'vault_inaccessible');
+    expect(requests('vaults_list')).toBe(4);
+    await expectKind(provider.checkVaultAccess(token, OTHER_VAULT, { fresh: true }), 'vault_inaccessible');
+    expect(requests('vaults_list')).toBe(5);
+  });
+
+  it('reuses item overviews briefly, as copies, and never caches an item', async () => {
+    const { provider, requests, advance } = start();
+    const token = scenarioToken('overview-cache');
+    const first = await provider.listItems(token, VAULT);
+    first[0]?.websites.push({ url: 'https://evil.example', autofill: 'AnywhereOnWebsite' });
+    const second = await provider.listItems(token, VAULT);
+    expect(second[0]?.websites).toHaveLength(2);
+    expect(requests('items_list')).toBe(1);
+    await provider.listItems(token, VAULT, { fresh: true });
+    advance(CACHE_TTL_MS + 1);
+    await provider.listItems(token, VAULT);
+    expect(requests('items_list')).toBe(3);
+
+    await provider.getItem(token, VAULT, ITEM);
+    await provider.getItem(token, VAULT, ITEM);
+    expect(requests('items_get')).toBe(2);
+  });
+
+  it('coalesces identical concurrent calls, and only identical ones', async () => {
+    const { provider, requests } = start();
+    const token = scenarioToken('coalesce', { latencyMs: 100 });
+    const items = await Promise.all(Array.from({ length: 5 }, () => provider.getItem(token, VAULT, ITEM)));
+    expect(new Set(items.map((i) => JSON.stringify(i))).size).toBe(1);
+    // Each caller gets its own copy.
+    expect(items[0]).not.toBe(items[1]);
+    expect(requests('login')).toBe(1);
+    expect(requests('items_get')).toBe(1);
+
+    await Promise.all(Array.from({ length: 5 }, () => provider.checkVaultAccess(token, VAULT, { fresh: true })));
+    expect(requests('vaults_list')).toBe(1);
+
+    await Promise.all([
+      expectKind(provider.getItem(token, VAULT, 'zzzzzzzzzzzzzzzzzzzzzzzzzz'), 'item_not_found'),
+      provider.getItem(token, VAULT, ITEM),
+    ]);
+    expect(requests('items_get')).toBe(2);
+    expect(requests('items_get', 'item_not_found')).toBe(1);
+  });
+
+  it('backs off after a rate limit: fails fast, probes once the back-off ends, doubles it while still limited', async () => {
+    const { provider, requests, advance, metrics } = start();
+    const token = faulty('backoff', { op: 'items_list', error: 'rate_limit', times: 2 });
+    await provider.checkVaultAccess(token, VAULT);
+
+    const first = await expectKind(provider.listItems(token, VAULT), 'rate_limited');
+    expect(first.retryAfterSeconds).toBe(BACKOFF_FIRST_MS / 1000);
+    expect(requests('items_list', 'rate_limited')).toBe(1);
+
+    // No request while backing off, for any operation of this token; cached answers are still served.
+    advance(10_000);
+    const refused = await expectKind(provider.listItems(token, VAULT), 'rate_limited');
+    expect(refused.retryAfterSeconds).toBe(50);
+    await expectKind(provider.getItem(token, VAULT, ITEM), 'rate_limited');
+    await provider.checkVaultAccess(token, VAULT);
+    expect(requests('items_list', 'rate_limited')).toBe(1);
+    expect(requests('items_get', 'rate_limited')).toBe(0);
+    expect(metrics.render()).toContain('sesame_provider_backoff_refusals_total 2');
+
+    // Another token is not held back.
+    await provider.listItems(scenarioToken('backoff-other'), VAULT);
+
+    // The back-off over, one call probes; still limited, the back-off doubles.
+    advance(50_000);
+    const second = await expectKind(provider.listItems(token, VAULT), 'rate_limited');
+    expect(second.retryAfterSeconds).toBe((2 * BACKOFF_FIRST_MS) / 1000);
+    expect(requests('items_list', 'rate_limited')).toBe(2);
+
+    advance(2 * BACKOFF_FIRST_MS);
+    expect(await provider.listItems(token, VAULT)).toHaveLength(1);
+    // Recovered: the next rate limit starts the back-off from the beginning, and calls flow meanwhile.
+    await provider.getItem(token, VAULT, ITEM);
+    expect(requests('items_get')).toBe(1);
+  });
+
+  it('counts rate limits answered to calls already in flight as one', async () => {
+    const { provider, advance } = start();
+    const token = scenarioToken('backoff-burst', { latencyMs: 50, faults: [{ op: 'items_get', error: 'rate_limit', times: 3 }] });
+    await provider.checkVaultAccess(token, VAULT);
+    const burst = await Promise.all(
+      [ITEM, 'zzzzzzzzzzzzzzzzzzzzzzzzzz'].map((itemId) => expectKind(provider.getItem(token, VAULT, itemId), 'rate_limited')),
+    );
+    expect(burst.map((e) => e.retryAfterSeconds)).toEqual([60, 60]);
+    advance(BACKOFF_FIRST_MS);
+    const probe = await expectKind(provider.getItem(token, VAULT, ITEM), 'rate_limited');
+    expect(probe.retryAfterSeconds).toBe(120);
+  });
+
+  it('lets a single call probe when the back-off ends', async () => {
+    const { provider, requests, advance } = start({ callDeadlineMs: 300 });
+    const token = faulty('probe', { op: 'vaults_list', error: 'rate_limit', times: 1 }, { op: 'items_list', error: 'hang', times: 1 });
+    await expectKind(provider.checkVaultAccess(token, VAULT), 'rate_limited');
+    advance(BACKOFF_FIRST_MS);
+    // The probe hangs until its deadline; meanwhile the other calls of the token wait for its answer.
+    const probe = provider.listItems(token, VAULT);
+    await expectKind(provider.checkVaultAccess(token, VAULT), 'rate_limited');
+    await expectKind(probe, 'timeout');
+    expect(requests('vaults_list', 'rate_limited')).toBe(1);
+    // A timeout says nothing about the window: the next call probes again.
+    await provider.checkVaultAccess(token, VAULT);
+  });
+
+  it('drops the client and cached answers of a token 1Password rejects mid-session', async () => {
+    const { provider, requests } = start();
+    const token = faulty('revoked', { op: 'vaults_list', error: 'unauthenticated', from: 2, times: 1 });
+    await provider.checkVaultAccess(token, VAULT);
+    await provider.listItems(token, VAULT);
+    await expectKind(provider.checkVaultAccess(token, VAULT, { fresh: true }), 'token_rejected');
+    await provider.listItems(token, VAULT);
+    expect(requests('items_list')).toBe(2);
+    expect(requests('login')).toBe(2);
+  });
+
+  it('forgets a token on request: its client, cached answers and back-off', async () => {
+    const { provider, requests } = start();
+    const token = faulty('forget', { op: 'items_get', error: 'rate_limit', times: 1 });
+    await provider.listItems(token, VAULT);
+    await expectKind(provider.getItem(token, VAULT, ITEM), 'rate_limited');
+    provider.forgetToken(token);
+    await provider.listItems(token, VAULT);
+    await provider.getItem(token, VAULT, ITEM);
+    expect(requests('items_list')).toBe(2);
+    expect(requests('login')).toBe(2);
+  });
+
+  it('drops a client left idle, and the least recently used one when full', async () => {
+    const idle = start({ clientIdleMs: 200 });
+    const token = scenarioToken('idle');
+    await idle.provider.checkVaultAccess(token, VAULT, { fresh: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await idle.provider.checkVaultAccess(token, VAULT, { fresh: true });
+    expect(idle.requests('login')).toBe(2);
+    await idle.provider.close();
+
+    const { provider, requests } = start({ maxClients: 2 });
+    const [a, b, c] = ['lru-a', 'lru-b', 'lru-c'].map((seed) => scenarioToken(seed));
+    for (const token of [a, b, c, a, c]) await provider.checkVaultAccess(token as string, VAULT, { fresh: true });
+    // a was dropped for c and logs in again; c stayed.
+    expect(requests('login')).toBe(4);
+  });
+});
+
+describe('SDK backend: deadlines', () => {
+  it('answers timeout at the login deadline, the call deadline and the caller deadline', async () => {
+    const { provider, requests } = start({ loginDeadlineMs: 200, callDeadlineMs: 300 });
     let started = performance.now();
-    await expectKind(p.checkVaultAccess(mintFakeToken({ seed: 'hang-1' }), VAULT), 'timeout');
-    expect(performance.now() - started).toBeLessThan(150 + 150);
+    await expectKind(provider.checkVaultAccess(faulty('hang-login', { op: 'login', error: 'hang' }), VAULT), 'timeout');
+    expect(performance.now() - started).toBeLessThan(200 + 500);
+    expect(requests('login', 'timeout')).toBe(1);
 
     started = performance.now();
-    await expectKind(provider(10_000).listItems(mintFakeToken({ seed: 'hang-2' }), VAULT, { deadlineMs: 100 }), 'timeout');
-    expect(performance.now() - started).toBeLessThan(100 + 150);
+    await expectKind(provider.listItems(faulty('hang-call', { op: 'items_list', error: 'hang' }), VAULT), 'timeout');
+    expect(performance.now() - started).toBeLessThan(200 + 300 + 500);
+    expect(requests('items_list', 'timeout')).toBe(1);
+
+    started = performance.now();
+    await expectKind(provider.getItem(scenarioToken('slow', { latencyMs: 5000 }), VAULT, ITEM, { deadlineMs: 100 }), 'timeout');
+    expect(performance.now() - started).toBeLessThan(100 + 300);
   });
 
-  it('classifies the SDK’s own RateLimitExceededError', () => {
-    expect(classifySdkError(new RateLimitExceededError('rate limit exceeded'), 'call').kind).toBe('rate_limited');
-    expect(classifySdkError(new RateLimitExceededError('no telling text'), 'call').kind).toBe('rate_limited');
+  it('answers 503 over HTTP when 1Password never answers, within the deadline', async () => {
+    const { provider } = start({ loginDeadlineMs: 300 });
+    const server = await startProviderServer(provider);
+    running = undefined; // closed with the server
+    try {
+      const started = performance.now();
+      const res = await server.request('POST', '/api/v2/vaults', {
+        name: 'hangs',
+        provider_config: { op_vault_id: VAULT },
+        token: faulty('http-hang', { op: 'login', error: 'hang' }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(JSON.parse(res.text).detail).toBe('1Password is unavailable: timed out. Nothing was changed; retry later.');
+      expect(performance.now() - started).toBeLessThan(300 + 1000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a rate-limited create with 503 and the back-off as Retry-After', async () => {
+    const { provider } = start();
+    const server = await startProviderServer(provider);
+    running = undefined;
+    try {
+      const res = await server.request('POST', '/api/v2/vaults', {
+        name: 'limited',
+        provider_config: { op_vault_id: VAULT },
+        token: faulty('http-limit', { op: 'login', error: 'rate_limit' }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe(String(BACKOFF_FIRST_MS / 1000));
+    } finally {
+      await server.close();
+    }
   });
 });
 
-// The local check must agree with the SDK's own parser, or real tokens could be refused
-// (too strict) or odd ones reach the SDK (too loose). Re-run when the SDK is upgraded.
-describe("local token check agrees with the SDK's parser", () => {
-  async function sdkParses(token: string): Promise<boolean> {
+describe('SDK backend: through the API', () => {
+  it('asks 1Password afresh on create, PATCH, rotate and health, and forgets replaced and deleted tokens', async () => {
+    const { provider, requests } = start();
+    const server = await startProviderServer(provider);
+    running = undefined; // closed with the server
     try {
-      await createClient({ auth: token, integrationName: 'Sesame', integrationVersion: 'test' });
-      throw new Error('unexpected login');
-    } catch (err) {
-      // Parsing passed when the SDK got as far as the (refused) network request.
-      return classifySdkError(err, 'login').kind !== 'token_malformed';
-    }
-  }
+      const token = scenarioToken('api-a', { vaults: { [VAULT]: {}, [OTHER_VAULT]: {} } });
+      const created = await server.request('POST', '/api/v2/vaults', { name: 'api', provider_config: { op_vault_id: VAULT }, token });
+      expect(created.status).toBe(201);
+      const id = JSON.parse(created.text).id as string;
+      expect(requests('vaults_list')).toBe(1);
 
-  it('on every case of the table', async () => {
-    vi.stubGlobal('fetch', () => Promise.reject(new TypeError('fetch failed')));
-    const disagreements: string[] = [];
-    // An all-zero throttle seed would crash this process (research §2.3): never give it to the SDK.
-    for (const c of [...VALID_TOKENS, ...INVALID_TOKENS].filter((c) => c.sdk !== 'crashes')) {
-      const sdkAccepts = await sdkParses(c.token);
-      const expected = c.reason === undefined || c.sdk === 'accepts';
-      if (sdkAccepts !== expected) disagreements.push(c.name);
-      expect(checkTokenFormat(c.token).ok).toBe(c.reason === undefined);
+      for (let i = 0; i < 2; i++) expect(JSON.parse((await server.request('GET', `/api/v2/vaults/${id}/health`)).text).ok).toBe(true);
+      expect(requests('vaults_list')).toBe(3);
+      const patched = await server.request('PATCH', `/api/v2/vaults/${id}`, { provider_config: { op_vault_id: OTHER_VAULT } });
+      expect(patched.status).toBe(200);
+      expect(requests('vaults_list')).toBe(4);
+
+      const next = scenarioToken('api-b', { vaults: { [OTHER_VAULT]: {} } });
+      expect((await server.request('PUT', `/api/v2/vaults/${id}/token`, { token: next })).status).toBe(204);
+      expect(requests('vaults_list')).toBe(5);
+      expect(requests('login')).toBe(2);
+      // The replaced token's client is gone: using it again means a new login.
+      await provider.checkVaultAccess(token, OTHER_VAULT);
+      expect(requests('login')).toBe(3);
+
+      expect((await server.request('DELETE', `/api/v2/vaults/${id}`)).status).toBe(204);
+      await provider.checkVaultAccess(next, OTHER_VAULT);
+      expect(requests('login')).toBe(4);
+    } finally {
+      await server.close();
     }
-    expect(disagreements).toEqual([]);
+  });
+});
+
+describe('SDK backend: metrics', () => {
+  it('counts calls per outcome and never labels anything with a token', async () => {
+    const { provider, metrics } = start();
+    const counted = instrumentProvider(provider, 'onepassword', metrics);
+    const token = scenarioToken('metrics');
+    await counted.checkVaultAccess(token, VAULT);
+    await counted.checkVaultAccess(token, VAULT);
+    await expectKind(counted.checkVaultAccess(token, OTHER_VAULT), 'vault_inaccessible');
+    await expectKind(counted.getItem('ops_nope', VAULT, ITEM), 'token_malformed');
+
+    const text = metrics.render();
+    expect(text).toContain('sesame_provider_calls_total{backend="onepassword",operation="check_vault_access",outcome="ok"} 2');
+    expect(text).toContain(
+      'sesame_provider_calls_total{backend="onepassword",operation="check_vault_access",outcome="vault_inaccessible"} 1',
+    );
+    expect(text).toContain('sesame_provider_calls_total{backend="onepassword",operation="get_item",outcome="token_malformed"} 1');
+    expect(text).toContain('sesame_provider_cache_total{cache="vault_access",result="hit"} 1');
+    expect(text).toContain('sesame_onepassword_requests_total{operation="login",outcome="ok"} 1');
+    expect(text).toContain('sesame_onepassword_requests_total{operation="vaults_list",outcome="ok"} 2');
+    for (let i = 4; i + 12 <= token.length; i += 6) expect(text.includes(token.slice(i, i + 12))).toBe(false);
+    expect(text).not.toContain(VAULT);
   });
 });

@@ -1,9 +1,13 @@
 // Migrations are listed in code (not read from a folder) so they work the same from src/ and dist/.
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as fillAuditGrants from './0002-fill-audit-grants.js';
+import * as rateLimits from './0003-rate-limits.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-fill-audit-grants': fillAuditGrants,
+  '0003-rate-limits': rateLimits,
 };
 
 export const migrationProvider: MigrationProvider = {

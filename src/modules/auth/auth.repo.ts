@@ -1,15 +1,29 @@
 // Organizations and API keys. Unlike vault queries these cannot be scoped by org up front:
 // authentication is what finds the org, and key revocation is an operator action by key id.
 import type { Kysely } from 'kysely';
+import { preparedQuery } from '../../db/database.js';
 import type { ApiKeysTable, OrganizationsTable, Tables } from '../../db/schema.js';
 
 export type Organization = OrganizationsTable;
 export type ApiKeyRow = ApiKeysTable;
 
 export function createAuthRepo(db: Kysely<Tables>) {
+  const activeApiKey = preparedQuery(db, (db, param) =>
+    db.selectFrom('api_keys').select(['id', 'org_id']).where('key_hash', '=', param('keyHash')).where('revoked_at', 'is', null),
+  );
+
   return {
     async insertOrganization(org: Organization): Promise<void> {
       await db.insertInto('organizations').values(org).execute();
+    },
+
+    /** Creates the org unless it exists; safe when several instances race on the same id. */
+    async insertOrganizationIfMissing(org: Organization): Promise<void> {
+      await db
+        .insertInto('organizations')
+        .values(org)
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
     },
 
     async findOrganization(id: string): Promise<Organization | undefined> {
@@ -30,12 +44,7 @@ export function createAuthRepo(db: Kysely<Tables>) {
 
     /** The hot path of every request: one indexed read by hash, no cache, so revocation is immediate everywhere. */
     async findActiveApiKey(keyHash: string): Promise<Pick<ApiKeyRow, 'id' | 'org_id'> | undefined> {
-      return db
-        .selectFrom('api_keys')
-        .select(['id', 'org_id'])
-        .where('key_hash', '=', keyHash)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
+      return (await activeApiKey({ keyHash }))[0];
     },
 
     /** Returns false when no such key exists. Revoking twice keeps the first revocation time. */

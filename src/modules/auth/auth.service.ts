@@ -9,9 +9,15 @@ const API_KEY_PATTERN = /^sesame_ak_[A-Za-z0-9_-]{43}$/;
 
 export interface Principal {
   orgId: string;
-  /** The API key id, recorded as the actor of audited actions. */
+  /** The API key id, recorded as the actor of audited actions; GATEWAY_ACTOR in trusted-gateway mode. */
   keyId: string;
 }
+
+/** The actor of requests authenticated by a trusted gateway, which carry no API key. */
+export const GATEWAY_ACTOR = 'trusted-gateway';
+
+/** Org ids known to exist, so trusted-gateway requests do not write on every call; bounded against an endless stream of ids. */
+const KNOWN_ORGS_LIMIT = 10_000;
 
 export interface IssuedApiKey {
   id: string;
@@ -28,6 +34,8 @@ export function hashApiKey(key: string): string {
 }
 
 export function createAuthService({ repo, now = () => new Date() }: { repo: AuthRepo; now?: () => Date }) {
+  const knownOrgs = new Set<string>();
+
   return {
     async createOrganization(name: string): Promise<Organization> {
       const org = { id: randomUUID(), name, created_at: now().toISOString() };
@@ -60,6 +68,19 @@ export function createAuthService({ repo, now = () => new Date() }: { repo: Auth
       if (!match?.[1] || !API_KEY_PATTERN.test(match[1])) return undefined;
       const row = await repo.findActiveApiKey(hashApiKey(match[1]));
       return row && { orgId: row.org_id, keyId: row.id };
+    },
+
+    /**
+     * Trusted-gateway mode: the gateway is the source of truth for orgs, so an org id seen for the first
+     * time is created (named after its id) rather than refused.
+     */
+    async gatewayPrincipal(orgId: string): Promise<Principal> {
+      if (!knownOrgs.has(orgId)) {
+        await repo.insertOrganizationIfMissing({ id: orgId, name: orgId, created_at: now().toISOString() });
+        if (knownOrgs.size >= KNOWN_ORGS_LIMIT) knownOrgs.clear();
+        knownOrgs.add(orgId);
+      }
+      return { orgId, keyId: GATEWAY_ACTOR };
     },
 
     countOrganizations: () => repo.countOrganizations(),

@@ -62,7 +62,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
               body.provider_config.op_vault_id,
               body.token,
             ]),
-          async () => ({ status: 201, body: await service.create(orgId, body) }),
+          async () => ({ status: 201, body: await service.create(orgId, body, request.principal.actor) }),
         );
         const vault = result.body as Vault;
         return reply.code(result.status).header('location', `/api/v2/vaults/${vault.id}`).send(vault);
@@ -109,7 +109,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           response: { 200: Vault, ...notFound, ...commonErrors, ...providerErrors },
         },
       },
-      async (request) => service.update(request.principal.orgId, request.params.vault_id, request.body),
+      async (request) => service.update(request.principal.orgId, request.params.vault_id, request.body, request.principal.actor),
     );
 
     app.put<{ Params: VaultParams; Body: RotateTokenBody; Headers: { 'idempotency-key'?: string } }>(
@@ -134,7 +134,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           request.headers['idempotency-key'],
           () => requestFingerprint(`rotate:${vaultId}`, [request.body.token]),
           async () => {
-            await service.rotateToken(orgId, vaultId, request.body.token);
+            await service.rotateToken(orgId, vaultId, request.body.token, request.principal.actor);
             return { status: 204, body: null };
           },
         );
@@ -154,7 +154,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         },
       },
       async (request, reply) => {
-        await service.delete(request.principal.orgId, request.params.vault_id);
+        await service.delete(request.principal.orgId, request.params.vault_id, request.principal.actor);
         return reply.code(204).send();
       },
     );
@@ -170,7 +170,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           response: { 200: VaultHealth, ...notFound, ...commonErrors },
         },
       },
-      async (request) => service.health(request.principal.orgId, request.params.vault_id),
+      async (request) => service.health(request.principal.orgId, request.params.vault_id, request.principal.actor),
     );
   };
 }

@@ -120,4 +120,5 @@ export const ValidationErrorBody = Type.Object(
 export const commonErrors = {
   401: ErrorDetail,
   422: Type.Union([ValidationErrorBody, ErrorDetail]),
+  429: { ...ErrorDetail, description: 'The credential used up its requests for the window; see Retry-After' },
 };

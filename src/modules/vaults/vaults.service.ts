@@ -1,10 +1,11 @@
 // Vault configs: the rules of spec/vaults-api.md, independent of HTTP. A plaintext token lives only
 // in local variables for the duration of one provider call.
 import { randomUUID } from 'node:crypto';
-import type { Envelope } from '../../crypto/envelope.js';
+import { DecryptError, type Envelope } from '../../crypto/envelope.js';
 import { HttpError, providerUnavailable, ValidationError, type ValidationIssue, vaultNameTaken, vaultNotFound } from '../../errors.js';
 import { TOKEN_MASK } from '../../http/redact.js';
 import { ProviderError, type ProviderErrorKind, type SecretsProvider } from '../../providers/provider.js';
+import type { Actor, AuditAction, AuditRecorder } from '../audit/audit.service.js';
 import { sealedOf, type VaultRecord, type VaultRepo, type VaultRow } from './vaults.repo.js';
 import type { CreateVaultBody, UpdateVaultBody, Vault, VaultHealth, VaultList } from './vaults.schemas.js';
 
@@ -31,10 +32,14 @@ const HEALTH_REASON: Record<ProviderErrorKind, (opVaultId: string) => string> = 
   internal: () => '1Password: unexpected error',
 };
 
+const UNDECRYPTABLE_REASON = 'Sesame: the stored token cannot be decrypted; rotate it with PUT /api/v2/vaults/{vault_id}/token';
+
 export interface VaultServiceDeps {
   repo: VaultRepo;
   envelope: Envelope;
   provider: SecretsProvider;
+  /** Records config changes and health checks of callers that name their actor. */
+  audit?: AuditRecorder;
   now?: () => Date;
 }
 
@@ -52,7 +57,11 @@ export function toVault(row: VaultRecord): Vault {
   };
 }
 
-export function createVaultService({ repo, envelope, provider, now = () => new Date() }: VaultServiceDeps) {
+export function createVaultService({ repo, envelope, provider, audit, now = () => new Date() }: VaultServiceDeps) {
+  async function audited(orgId: string, vaultId: string, actor: Actor | undefined, action: AuditAction, failure?: string) {
+    if (audit && actor) await audit.record({ orgId, vaultId, actor, action, outcome: failure ? 'failed' : 'ok', reason: failure });
+  }
+
   function checkTokenShape(token: string): void {
     const check = provider.checkTokenFormat(token);
     if (!check.ok) {
@@ -70,7 +79,7 @@ export function createVaultService({ repo, envelope, provider, now = () => new D
   /** Asks the provider whether `token` can read `opVaultId`; refusals become 422s at `refusalLoc`, trouble a 503. */
   async function checkAccess(token: string, opVaultId: string, refusalLoc: 'token' | 'op_vault_id'): Promise<void> {
     try {
-      await provider.checkVaultAccess(token, opVaultId);
+      await provider.checkVaultAccess(token, opVaultId, { fresh: true }); // it decides what gets stored: never from a cache
     } catch (err) {
       throw providerFailure(err, opVaultId, refusalLoc);
     }
@@ -78,6 +87,19 @@ export function createVaultService({ repo, envelope, provider, now = () => new D
 
   function openToken(row: VaultRow): string {
     return envelope.open(sealedOf(row), tokenContext(row.org_id, row.id));
+  }
+
+  /** The stored token for a re-check; one that no longer decrypts cannot vouch for a new vault id. */
+  function storedTokenForCheck(row: VaultRow): string {
+    try {
+      return openToken(row);
+    } catch (err) {
+      if (!(err instanceof DecryptError)) throw err;
+      throw new HttpError(
+        409,
+        'The stored token cannot be decrypted, so the new op_vault_id cannot be checked; rotate the token with PUT /api/v2/vaults/{vault_id}/token first',
+      );
+    }
   }
 
   async function requireRow(orgId: string, id: string): Promise<VaultRow> {
@@ -96,7 +118,7 @@ export function createVaultService({ repo, envelope, provider, now = () => new D
   }
 
   return {
-    async create(orgId: string, body: CreateVaultBody): Promise<Vault> {
+    async create(orgId: string, body: CreateVaultBody, actor?: Actor): Promise<Vault> {
       const token = body.token.trim();
       const opVaultId = body.provider_config.op_vault_id;
       if (await repo.nameTaken(orgId, body.name)) throw vaultNameTaken(body.name);
@@ -118,6 +140,7 @@ export function createVaultService({ repo, envelope, provider, now = () => new D
         updated_at: at,
       };
       await repo.insert(row);
+      await audited(orgId, id, actor, 'vault.create');
       return toVault(row);
     },
 
@@ -132,7 +155,7 @@ export function createVaultService({ repo, envelope, provider, now = () => new D
       return toVault(row);
     },
 
-    async update(orgId: string, id: string, patch: UpdateVaultBody): Promise<Vault> {
+    async update(orgId: string, id: string, patch: UpdateVaultBody, actor?: Actor): Promise<Vault> {
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const row = await requireRow(orgId, id);
         const changes: { name?: string; op_vault_id?: string } = {};
@@ -142,19 +165,22 @@ export function createVaultService({ repo, envelope, provider, now = () => new D
         }
         const opVaultId = patch.provider_config?.op_vault_id;
         if (opVaultId !== undefined && opVaultId !== row.op_vault_id) {
-          await checkAccess(openToken(row), opVaultId, 'op_vault_id');
+          await checkAccess(storedTokenForCheck(row), opVaultId, 'op_vault_id');
           changes.op_vault_id = opVaultId;
         }
         if (Object.keys(changes).length === 0) return toVault(row);
         const updated = { ...changes, updated_at: now().toISOString() };
         const result = await repo.updateIfUnchanged(orgId, id, row, updated);
-        if (result === 'written') return toVault({ ...row, ...updated });
+        if (result === 'written') {
+          await audited(orgId, id, actor, 'vault.update');
+          return toVault({ ...row, ...updated });
+        }
         if (result === 'missing') throw vaultNotFound();
       }
       throw new HttpError(409, 'The vault was changed by another request while this one ran; retry');
     },
 
-    async rotateToken(orgId: string, id: string, rawToken: string): Promise<void> {
+    async rotateToken(orgId: string, id: string, rawToken: string, actor?: Actor): Promise<void> {
       const token = rawToken.trim();
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const row = await requireRow(orgId, id);
@@ -168,26 +194,41 @@ export function createVaultService({ repo, envelope, provider, now = () => new D
           updated_at: now().toISOString(),
           bumpTokenVersion: true,
         });
-        if (result === 'written') return forgetStoredToken(row);
+        if (result === 'written') {
+          forgetStoredToken(row);
+          return audited(orgId, id, actor, 'vault.rotate');
+        }
         if (result === 'missing') throw vaultNotFound();
       }
       throw new HttpError(409, 'The vault was changed by another request while this one ran; retry');
     },
 
-    async delete(orgId: string, id: string): Promise<void> {
+    async delete(orgId: string, id: string, actor?: Actor): Promise<void> {
       const row = await repo.delete(orgId, id);
       if (!row) throw vaultNotFound();
       forgetStoredToken(row);
+      await audited(orgId, id, actor, 'vault.delete');
     },
 
-    async health(orgId: string, id: string): Promise<VaultHealth> {
+    async health(orgId: string, id: string, actor?: Actor): Promise<VaultHealth> {
       const row = await requireRow(orgId, id);
+      let token: string;
       try {
-        await provider.checkVaultAccess(openToken(row), row.op_vault_id);
+        token = openToken(row);
+      } catch (err) {
+        // A row that no longer decrypts (its master key was removed, or it was copied or tampered with) is a health answer, not a 500.
+        if (!(err instanceof DecryptError)) throw err;
+        await audited(orgId, id, actor, 'vault.health', 'undecryptable');
+        return { ok: false, error: UNDECRYPTABLE_REASON };
+      }
+      try {
+        await provider.checkVaultAccess(token, row.op_vault_id, { fresh: true });
+        await audited(orgId, id, actor, 'vault.health');
         return { ok: true, error: null };
       } catch (err) {
-        if (err instanceof ProviderError) return { ok: false, error: HEALTH_REASON[err.kind](row.op_vault_id) };
-        throw err;
+        if (!(err instanceof ProviderError)) throw err;
+        await audited(orgId, id, actor, 'vault.health', err.kind);
+        return { ok: false, error: HEALTH_REASON[err.kind](row.op_vault_id) };
       }
     },
   };

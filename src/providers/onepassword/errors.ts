@@ -37,7 +37,10 @@ export interface SdkErrorRule {
   phase?: SdkPhase;
 }
 
-/** Ordered: the first matching rule wins. Messages are not a stable API; re-check this table when the SDK is upgraded. */
+/**
+ * Ordered: the first matching rule wins. Messages are not a stable API: test/providers/errors.test.ts
+ * fails when an installed SDK no longer contains one of these substrings.
+ */
 export const SDK_ERROR_RULES: readonly SdkErrorRule[] = [
   // The SDK's own token parser refused the token.
   { substring: 'service account token had invalid format', kind: 'token_malformed' },
@@ -70,7 +73,7 @@ export const SDK_ERROR_RULES: readonly SdkErrorRule[] = [
 ];
 
 // The SDK's custom classes keep `name === "Error"`; the constructor name survives two copies of the package.
-const CLASS_KINDS: Readonly<Record<string, ProviderErrorKind>> = {
+export const SDK_ERROR_CLASSES: Readonly<Record<string, ProviderErrorKind>> = {
   RateLimitExceededError: 'rate_limited',
   AuthExpiredError: 'token_rejected',
 };
@@ -85,7 +88,7 @@ function messageOf(err: unknown): string {
 export function classifySdkError(err: unknown, phase: SdkPhase): ProviderError {
   if (err instanceof ProviderError) return err;
   const className = typeof err === 'object' && err !== null ? err.constructor?.name : undefined;
-  const byClass = className === undefined ? undefined : CLASS_KINDS[className];
+  const byClass = className === undefined ? undefined : SDK_ERROR_CLASSES[className];
   if (byClass) return providerError(byClass);
 
   const message = messageOf(err).toLowerCase();

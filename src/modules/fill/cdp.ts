@@ -1,0 +1,240 @@
+// Reaching the agent's browser (spec/secret-matching-and-fill.md section 8). The service connects
+// to an address a caller gave it, so the address is checked against the configured allow-list
+// before any packet is sent, and every later hop (the WebSocket URL a DevTools server answers with)
+// is pinned to that same checked host and port. Connections are reused per endpoint and dropped
+// when the browser goes away or sits unused.
+import { BlockList, isIP } from 'node:net';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+export type CdpErrorKind = 'unreachable' | 'timeout' | 'no_page' | 'several_pages' | 'unknown_target';
+
+/** A problem reaching the browser or finding its page. Messages are safe to show: they never quote browser output. */
+export class CdpError extends Error {
+  override readonly name = 'CdpError';
+  constructor(
+    readonly kind: CdpErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CdpAllowList {
+  allows(endpoint: URL): boolean;
+}
+
+/** Compiles SESAME_CDP_ALLOW entries (already validated by config) into a matcher. */
+export function createCdpAllowList(entries: readonly string[]): CdpAllowList {
+  const addresses = new BlockList();
+  const names = new Set<string>();
+  const suffixes: string[] = [];
+  for (const entry of entries) {
+    if (entry === 'loopback') {
+      addresses.addSubnet('127.0.0.0', 8, 'ipv4');
+      addresses.addAddress('::1', 'ipv6');
+      names.add('localhost');
+    } else if (entry.includes('/')) {
+      const [address = '', prefix = ''] = entry.split('/');
+      addresses.addSubnet(address, Number(prefix), isIP(address) === 6 ? 'ipv6' : 'ipv4');
+    } else if (isIP(entry)) {
+      addresses.addAddress(entry, isIP(entry) === 6 ? 'ipv6' : 'ipv4');
+    } else if (entry.startsWith('*.')) {
+      suffixes.push(entry.slice(1));
+    } else {
+      names.add(entry);
+    }
+  }
+  return {
+    allows(endpoint) {
+      if (!['http:', 'https:', 'ws:', 'wss:'].includes(endpoint.protocol) || endpoint.username || endpoint.password) return false;
+      // WHATWG URL has already canonicalised the host (0x7f.1 → 127.0.0.1, IDNA, lower case).
+      const host = endpoint.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+      const version = isIP(host);
+      if (version !== 0) return addresses.check(host, version === 6 ? 'ipv6' : 'ipv4');
+      return names.has(host) || suffixes.some((suffix) => host.endsWith(suffix));
+    },
+  };
+}
+
+/** Parses a cdp_endpoint; null when it is not an absolute http(s)/ws(s) URL. */
+export function parseCdpEndpoint(text: string): URL | null {
+  try {
+    const url = new URL(text);
+    return ['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol) ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface CdpPoolOptions {
+  /** Deadline of connecting (the DevTools discovery request and the WebSocket handshake). */
+  timeoutMs: number;
+  /** A connection unused this long is closed. */
+  idleMs?: number;
+  /** At most this many browsers are kept connected; the least recently used goes first. */
+  maxConnections?: number;
+}
+
+interface Connection {
+  browser: Promise<Browser>;
+  lastUsed: number;
+}
+
+const MAX_DISCOVERY_BYTES = 64 * 1024;
+
+export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections = 32 }: CdpPoolOptions) {
+  const connections = new Map<string, Connection>();
+  const targetIds = new WeakMap<Page, string>();
+
+  const sweep = setInterval(
+    () => {
+      const cutoff = Date.now() - idleMs;
+      for (const [key, connection] of connections) if (connection.lastUsed < cutoff) drop(key, connection);
+    },
+    Math.min(idleMs, 60_000),
+  );
+  sweep.unref();
+
+  function drop(key: string, connection: Connection): void {
+    if (connections.get(key) === connection) connections.delete(key);
+    // Closing a browser reached over CDP only disconnects from it: the agent's browser keeps running.
+    connection.browser.then((browser) => browser.close()).catch(() => undefined);
+  }
+
+  async function connect(endpoint: URL): Promise<Browser> {
+    const wsEndpoint = await webSocketEndpoint(endpoint, timeoutMs);
+    try {
+      return await chromium.connectOverCDP(wsEndpoint, { timeout: timeoutMs });
+    } catch (err) {
+      throw new CdpError(
+        err instanceof Error && err.name === 'TimeoutError' ? 'timeout' : 'unreachable',
+        'Could not open a DevTools connection to the browser at cdp_endpoint',
+      );
+    }
+  }
+
+  function browserFor(endpoint: URL): Promise<Browser> {
+    const key = endpoint.href;
+    const existing = connections.get(key);
+    if (existing) {
+      existing.lastUsed = Date.now();
+      return existing.browser;
+    }
+    const connection: Connection = { browser: connect(endpoint), lastUsed: Date.now() };
+    connections.set(key, connection);
+    connection.browser.then(
+      (browser) => browser.on('disconnected', () => connections.get(key) === connection && connections.delete(key)),
+      () => connections.get(key) === connection && connections.delete(key),
+    );
+    if (connections.size > maxConnections) {
+      const [oldestKey, oldest] = [...connections].sort(([, a], [, b]) => a.lastUsed - b.lastUsed)[0] ?? [];
+      if (oldestKey && oldest) drop(oldestKey, oldest);
+    }
+    return connection.browser;
+  }
+
+  async function targetIdOf(page: Page): Promise<string> {
+    const known = targetIds.get(page);
+    if (known) return known;
+    const session = await page.context().newCDPSession(page);
+    try {
+      const { targetInfo } = (await session.send('Target.getTargetInfo')) as { targetInfo: { targetId: string } };
+      targetIds.set(page, targetInfo.targetId);
+      return targetInfo.targetId;
+    } finally {
+      await session.detach().catch(() => undefined);
+    }
+  }
+
+  return {
+    /** The page to act on: the one with `targetId`, or the only page open. The endpoint must have passed the allow-list. */
+    async page(endpoint: URL, targetId?: string): Promise<Page> {
+      let browser = await browserFor(endpoint);
+      if (!browser.isConnected()) {
+        // Closed between its 'disconnected' event and this call: connect afresh.
+        connections.delete(endpoint.href);
+        browser = await browserFor(endpoint);
+      }
+      const pages = browser.contexts().flatMap((context) => context.pages());
+      if (targetId === undefined) {
+        if (pages.length === 1 && pages[0]) return pages[0];
+        if (pages.length === 0) throw new CdpError('no_page', 'The browser has no open page');
+        throw new CdpError('several_pages', `The browser has ${pages.length} pages open; name one with target_id`);
+      }
+      for (const page of pages) {
+        if ((await targetIdOf(page).catch(() => '')).toUpperCase() === targetId.toUpperCase()) return page;
+      }
+      throw new CdpError('unknown_target', 'The browser has no page with this target_id');
+    },
+
+    /** How many browsers are connected now (tests, metrics). */
+    get size(): number {
+      return connections.size;
+    },
+
+    async close(): Promise<void> {
+      clearInterval(sweep);
+      const all = [...connections.values()];
+      connections.clear();
+      await Promise.all(all.map((c) => c.browser.then((b) => b.close()).catch(() => undefined)));
+    },
+  };
+}
+
+export type CdpPool = ReturnType<typeof createCdpPool>;
+
+/**
+ * The browser-level WebSocket URL. For an http(s) endpoint, asks its DevTools server
+ * (/json/version) without following redirects, and keeps only the path of the answer: the host
+ * and port stay the ones that passed the allow-list, whatever the server says.
+ */
+async function webSocketEndpoint(endpoint: URL, timeoutMs: number): Promise<string> {
+  if (endpoint.protocol === 'ws:' || endpoint.protocol === 'wss:') return endpoint.href;
+  const discovery = new URL(endpoint.href);
+  discovery.pathname = `${discovery.pathname.replace(/\/?$/, '/')}json/version`;
+  discovery.search = '';
+  discovery.hash = '';
+  let text: string;
+  try {
+    const response = await fetch(discovery, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    if (response.status !== 200) throw new CdpError('unreachable', 'The cdp_endpoint did not answer as a DevTools server');
+    text = await readLimited(response, MAX_DISCOVERY_BYTES);
+  } catch (err) {
+    if (err instanceof CdpError) throw err;
+    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    throw new CdpError(timedOut ? 'timeout' : 'unreachable', 'Could not reach the browser at cdp_endpoint');
+  }
+  let path: string;
+  try {
+    const answer = new URL(String((JSON.parse(text) as { webSocketDebuggerUrl?: unknown }).webSocketDebuggerUrl));
+    path = answer.pathname;
+  } catch {
+    throw new CdpError('unreachable', 'The cdp_endpoint did not answer as a DevTools server');
+  }
+  if (!/^\/devtools\/browser\/[\w-]+$/.test(path))
+    throw new CdpError('unreachable', 'The cdp_endpoint did not answer as a DevTools server');
+  const ws = new URL(endpoint.href);
+  ws.protocol = endpoint.protocol === 'https:' ? 'wss:' : 'ws:';
+  ws.pathname = path;
+  ws.search = '';
+  ws.hash = '';
+  return ws.href;
+}
+
+async function readLimited(response: Response, limit: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new CdpError('unreachable', 'The cdp_endpoint did not answer as a DevTools server');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,50 @@
+// HTTP binding of the agent actions. Both accept the org's API key or a grant for this vault.
+import type { FastifyInstance } from 'fastify';
+import { commonErrors, ErrorDetail, VaultParams } from '../vaults/vaults.schemas.js';
+import { FillAnswer, FillBody, ListSecretsAnswer, ListSecretsBody } from './fill.schemas.js';
+import type { FillService } from './fill.service.js';
+
+const tags = ['fill'];
+const security = [{ bearerAuth: [] }];
+// A refusal is a 200 answer; these are the failures to reach or use the browser.
+const browserErrors = {
+  404: ErrorDetail,
+  502: { ...ErrorDetail, description: 'The browser could not be reached or went away' },
+  504: { ...ErrorDetail, description: 'The browser did not answer in time' },
+};
+
+export function fillRoutes(service: FillService) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.post<{ Params: VaultParams; Body: ListSecretsBody }>(
+      '/vaults/:vault_id/list-secrets',
+      {
+        config: { grantAccess: true },
+        schema: {
+          tags,
+          security,
+          summary: 'list_secrets: the secret fields that can be filled on the page the browser shows (no values)',
+          params: VaultParams,
+          body: ListSecretsBody,
+          response: { 200: ListSecretsAnswer, ...browserErrors, ...commonErrors },
+        },
+      },
+      async (request) => service.listSecrets(request.principal, request.params.vault_id, request.body),
+    );
+
+    app.post<{ Params: VaultParams; Body: FillBody }>(
+      '/vaults/:vault_id/fill',
+      {
+        config: { grantAccess: true },
+        schema: {
+          tags,
+          security,
+          summary: 'fill_secret_at: type a secret into the input at viewport point (x, y); answers filled or a refusal, never the value',
+          params: VaultParams,
+          body: FillBody,
+          response: { 200: FillAnswer, ...browserErrors, ...commonErrors },
+        },
+      },
+      async (request) => service.fill(request.principal, request.params.vault_id, request.body),
+    );
+  };
+}

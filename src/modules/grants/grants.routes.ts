@@ -1,0 +1,64 @@
+// HTTP binding of grants: mint, list, revoke. API keys only (a grant cannot mint or see grants).
+import type { FastifyInstance } from 'fastify';
+import { commonErrors, ErrorDetail, ListQuery, VaultParams } from '../vaults/vaults.schemas.js';
+import { CreatedGrant, CreateGrantBody, GrantList, GrantParams } from './grants.schemas.js';
+import type { GrantService } from './grants.service.js';
+
+const tags = ['grants'];
+const security = [{ bearerAuth: [] }];
+
+export function grantRoutes(service: GrantService) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.post<{ Params: VaultParams; Body: CreateGrantBody }>(
+      '/vaults/:vault_id/grants',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Mint a grant: a short-lived credential that can only list and fill secrets of this vault',
+          params: VaultParams,
+          body: CreateGrantBody,
+          response: { 201: CreatedGrant, 404: ErrorDetail, ...commonErrors },
+        },
+      },
+      async (request, reply) => {
+        const { orgId, actor } = request.principal;
+        const created = await service.mint(orgId, request.params.vault_id, actor, request.body);
+        return reply.code(201).header('cache-control', 'no-store').send(created);
+      },
+    );
+
+    app.get<{ Params: VaultParams; Querystring: ListQuery }>(
+      '/vaults/:vault_id/grants',
+      {
+        schema: {
+          tags,
+          security,
+          summary: "A vault's grants, newest first (never their plaintext)",
+          params: VaultParams,
+          querystring: ListQuery,
+          response: { 200: GrantList, 404: ErrorDetail, ...commonErrors },
+        },
+      },
+      async (request) => service.list(request.principal.orgId, request.params.vault_id, request.query.limit, request.query.offset),
+    );
+
+    app.delete<{ Params: GrantParams }>(
+      '/vaults/:vault_id/grants/:grant_id',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Revoke a grant; it stops authenticating at once, on every instance',
+          params: GrantParams,
+          response: { 204: { type: 'null', description: 'Revoked' }, 404: ErrorDetail, ...commonErrors },
+        },
+      },
+      async (request, reply) => {
+        const { orgId, actor } = request.principal;
+        await service.revoke(orgId, request.params.vault_id, request.params.grant_id, actor);
+        return reply.code(204).send();
+      },
+    );
+  };
+}
