@@ -28,7 +28,7 @@ import { BIN, serve as spawnServe } from './helpers/cluster.js';
 import { OP_VAULT, OTHER_OP_VAULT, TestFixture } from './helpers/fixture.js';
 import { createTestPostgres } from './helpers/postgres.js';
 import { sendRaw } from './helpers/raw-http.js';
-import { DIALECTS, type TestResponse } from './helpers/server.js';
+import { DIALECTS, httpRequest, type TestResponse } from './helpers/server.js';
 import { createBody, MISSING_ID, sleep, VAULTS } from './helpers/vaults.js';
 
 const run = promisify(execFile);
@@ -161,26 +161,10 @@ describe.each(DIALECTS)('canary leak suite (%s)', (dialect) => {
       path: string,
       options: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
     ): Promise<TestResponse> => {
-      const headers: Record<string, string> = { ...(options.headers ?? {}) };
-      const key = options.key === undefined ? keyA : options.key;
-      if (key) headers.authorization ??= `Bearer ${key}`;
-      let body = options.rawBody;
-      if (options.body !== undefined) {
-        body = JSON.stringify(options.body);
-        headers['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(server.url + path, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      const result = { status: response.status, headers: response.headers, text, body: parsed };
-      responses.push({ label: `${method} ${path.slice(0, 80)} → ${response.status}`, text: responseText(result) });
+      const result = await httpRequest(server.url, method, path, { ...options, key: options.key === undefined ? keyA : options.key });
+      responses.push({ label: `${method} ${path.slice(0, 80)} → ${result.status}`, text: responseText(result) });
       // 502/503/504 name a dependency (browser, 1Password) that failed; a 500 would be a bug.
-      expect(response.status, `${method} ${path.slice(0, 80)}: ${text.slice(0, 200)}`).not.toBe(500);
+      expect(result.status, `${method} ${path.slice(0, 80)}: ${result.text.slice(0, 200)}`).not.toBe(500);
       return result;
     };
     const sendRawRecorded = async (request: Parameters<typeof sendRaw>[1]) => {

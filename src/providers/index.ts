@@ -1,28 +1,21 @@
 // Picks the secrets provider: the fixture file when one is configured, 1Password otherwise.
 // Either way every call is counted in the metrics, by outcome.
 
-import { defaultMetrics, type MetricsRegistry } from '../metrics.js';
+import { defaultMetrics } from '../metrics.js';
 import { instrumentProvider } from './instrument.js';
 import { createFixtureProvider } from './onepassword/fixture-backend.js';
-import { createSdkProvider } from './onepassword/sdk-backend.js';
+import { createSdkProvider, type SdkProviderOptions } from './onepassword/sdk-backend.js';
 import type { SecretsProvider } from './provider.js';
 
-export interface ProviderOptions {
+export interface ProviderOptions
+  extends Pick<
+    SdkProviderOptions,
+    'loginDeadlineMs' | 'callDeadlineMs' | 'workers' | 'clientIdleMs' | 'maxClients' | 'cacheTtlMs' | 'metrics'
+  > {
   /** SESAME_ONEPASSWORD_FIXTURE: answer from this file instead of 1Password (tests and demos only). */
   fixturePath?: string;
-  loginDeadlineMs: number;
-  callDeadlineMs: number;
   /** Sesame's version, sent to 1Password as the integration version. */
   version: string;
-  /** Worker threads hosting the 1Password SDK. */
-  workers?: number;
-  /** A logged-in 1Password client unused this long is dropped. */
-  clientIdleMs?: number;
-  /** Logged-in 1Password clients kept per worker. */
-  maxClients?: number;
-  /** How long vault-access answers and item overviews are reused (0 = never). */
-  cacheTtlMs?: number;
-  metrics?: MetricsRegistry;
   /** Told when the fixture file changes into something unusable, or an SDK worker stops. */
   onWarning?: (message: string) => void;
 }

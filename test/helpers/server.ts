@@ -24,6 +24,33 @@ export interface TestResponse {
   body: any;
 }
 
+export interface RequestOptions {
+  key?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/** One HTTP request as a client would send it: Bearer key, JSON body; the answer parsed when it is JSON. */
+export async function httpRequest(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<TestResponse> {
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.key) headers.authorization ??= `Bearer ${options.key}`;
+  let body = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(baseUrl + path, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
 export interface TestServer {
   url: string;
   fixture: TestFixture;
@@ -37,11 +64,7 @@ export interface TestServer {
   /** A new organization with one API key. */
   newOrg(): Promise<{ orgId: string; key: string; keyId: string }>;
   revokeKey(keyId: string): Promise<void>;
-  request(
-    method: string,
-    path: string,
-    options?: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
-  ): Promise<TestResponse>;
+  request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -101,23 +124,8 @@ export async function startTestServer({
     async revokeKey(keyId) {
       await auth().revokeApiKey(keyId);
     },
-    async request(method, path, options = {}) {
-      const headers: Record<string, string> = { ...(options.headers ?? {}) };
-      if (options.key) headers.authorization = `Bearer ${options.key}`;
-      let body: string | undefined = options.rawBody;
-      if (options.body !== undefined) {
-        body = JSON.stringify(options.body);
-        headers['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(server.url + path, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      return { status: response.status, headers: response.headers, text, body: parsed };
+    request(method, path, options = {}) {
+      return httpRequest(server.url, method, path, options);
     },
     async close() {
       await server.close();
