@@ -53,7 +53,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     bodyLimit: config.bodyLimitBytes,
     // A long path segment must reach validation (a non-UUID vault_id is a 422), not the router's 414;
     // Node's header size limit still bounds the URL.
-    maxParamLength: 16 * 1024,
+    routerOptions: { maxParamLength: 16 * 1024 },
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
   });
