@@ -125,9 +125,10 @@ export function createFixtureProvider(options: FixtureProviderOptions): SecretsP
     // An unreachable service counts no requests.
     const callNumber = unavailable ? calls : ++calls;
 
-    const stopLatency = new AbortController();
+    // Only injected latency needs a controller (aborting one costs a DOMException on every call).
+    const stopLatency = latencyMs > 0 ? new AbortController() : undefined;
     const work = (async () => {
-      if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: stopLatency.signal });
+      if (stopLatency) await sleep(latencyMs, undefined, { signal: stopLatency.signal });
       if (unavailable) throw providerError('unavailable');
       if (rateLimitAfter !== null && callNumber > rateLimitAfter) throw providerError('rate_limited', RATE_LIMIT_RETRY_AFTER_SECONDS);
       return answer(current);
@@ -136,7 +137,7 @@ export function createFixtureProvider(options: FixtureProviderOptions): SecretsP
       return await withDeadline(work, callOptions?.deadlineMs ?? defaultDeadlineMs);
     } finally {
       // Clears the latency timer when the deadline fired first.
-      stopLatency.abort();
+      stopLatency?.abort();
     }
   }
 
