@@ -1,0 +1,70 @@
+// List latency with 10,000 vaults in one org, by offset, and the query plans, on SQLite and PostgreSQL.
+// usage: node bench/list-scaling.mjs   (needs dist/ and PostgreSQL on 127.0.0.1:5432)
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { migrate, openDatabase } from '../dist/db/database.js';
+import { createVaultRepo } from '../dist/modules/vaults/vaults.repo.js';
+
+const ROWS = 10_000;
+const ADMIN = process.env.SESAME_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const work = mkdtempSync(join(tmpdir(), 'sesame-list-'));
+
+async function admin(text) {
+  const client = new pg.Client({ connectionString: ADMIN });
+  await client.connect();
+  await client.query(text).finally(() => client.end());
+}
+
+async function measure(label, config) {
+  const database = openDatabase(config);
+  await migrate(database);
+  const { db } = database;
+  const org = randomUUID();
+  const other = randomUUID();
+  for (const id of [org, other]) await db.insertInto('organizations').values({ id, name: id, created_at: new Date().toISOString() }).execute();
+  const start = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < ROWS * 2; i += 500) {
+    const rows = [];
+    for (let j = i; j < i + 500; j++) {
+      const at = new Date(start + j * 1000).toISOString();
+      rows.push({ id: randomUUID(), org_id: j % 2 ? org : other, name: `v-${j}`, provider: 'onepassword', op_vault_id: 'x', token_key_id: 'k1', token_wrapped_key: 'w', token_ciphertext: 'c', created_at: at, updated_at: at });
+    }
+    await db.insertInto('vaults').values(rows).execute();
+  }
+  if (label === 'postgres') await sql`ANALYZE vaults`.execute(db);
+  const repo = createVaultRepo(db);
+  const results = [];
+  for (const offset of [0, 1000, 5000, 9950]) {
+    for (let i = 0; i < 50; i++) await repo.list(org, 50, offset); // warm
+    const n = 300;
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await repo.list(org, 50, offset);
+    results.push(`offset ${String(offset).padStart(4)}: ${(((performance.now() - t) * 1000) / n).toFixed(0)} µs per list(50) incl. count`);
+  }
+  const page = db.selectFrom('vaults').select(['id', 'name']).where('org_id', '=', org).orderBy('created_at').orderBy('id').limit(50).offset(9950).compile();
+  const count = db.selectFrom('vaults').select((eb) => eb.fn.countAll().as('n')).where('org_id', '=', org).compile();
+  const explain = label === 'sqlite' ? 'EXPLAIN QUERY PLAN ' : 'EXPLAIN ';
+  const plans = [];
+  for (const q of [page, count]) {
+    const rows = (await sql.raw(`${explain}${q.sql.replace(/\?|\$\d+/g, () => `'${org}'`).replace(`'${org}' offset '${org}'`, '50 offset 9950')}`).execute(db)).rows;
+    plans.push(rows.map((r) => r.detail ?? r['QUERY PLAN']).join('\n    '));
+  }
+  console.log(`\n## ${label}: ${ROWS} vaults in the org (and ${ROWS} in another)\n${results.join('\n')}\n  plan (page): ${plans[0]}\n  plan (count): ${plans[1]}`);
+  await database.close();
+}
+
+await measure('sqlite', { dialect: 'sqlite', path: join(work, 'list.db') });
+const name = `sesame_list_${randomBytes(4).toString('hex')}`;
+await admin(`CREATE DATABASE ${name}`);
+const url = new URL(ADMIN);
+url.pathname = `/${name}`;
+try {
+  await measure('postgres', { dialect: 'postgres', url: url.toString() });
+} finally {
+  await admin(`DROP DATABASE ${name} WITH (FORCE)`);
+  rmSync(work, { recursive: true, force: true });
+}
