@@ -1,16 +1,16 @@
 // The `sesame` executable as an operator uses it: JSON on stdout, messages on stderr, graceful SIGTERM.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationProvider } from '../src/db/migrations/index.js';
+import { BIN, serve as startServe } from './helpers/cluster.js';
 import { OP_VAULT, TestFixture } from './helpers/fixture.js';
 import { createTestPostgres } from './helpers/postgres.js';
 
 const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
 
 let dir: string;
 let env: Record<string, string>;
@@ -32,26 +32,8 @@ async function sesame(args: string[], extraEnv: Record<string, string> = {}) {
   return { json: JSON.parse(stdout), stdout, stderr };
 }
 
-/** Starts `sesame serve` and resolves once it logs its port. */
-function serve(
-  extraEnv: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string; stderr: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr?.on('data', (chunk) => {
-      stderr += chunk;
-      const port = /"port":(\d+),"database"/.exec(stderr)?.[1];
-      if (port) resolve({ child, url: `http://127.0.0.1:${port}`, stderr: () => stderr, exited });
-    });
-    exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}${stdout}`)));
-  });
-}
+/** `sesame serve` with this file's environment plus `extraEnv`, once it has logged its port. */
+const serve = (extraEnv: Record<string, string>) => startServe({ ...env, ...extraEnv });
 
 describe('sesame CLI', () => {
   it('migrate applies the migrations once and prints JSON', async () => {
