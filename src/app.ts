@@ -10,7 +10,7 @@ import type { Database } from './db/database.js';
 import { requireAuthentication } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { createIdempotencyStore } from './http/idempotency.js';
-import { createLoggerOptions, registerRequestLogging } from './http/logging.js';
+import { createLoggerOptions, errorForLog, registerRequestLogging } from './http/logging.js';
 import { createCounterStore, createRateLimiter, registerRateLimit } from './http/rate-limit.js';
 import { registerValidation } from './http/validation.js';
 import { defaultMetrics, type MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
@@ -97,10 +97,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const idempotency = createIdempotencyStore(deps.database.db, { ttlMs: config.idempotencyTtlMs });
   const rateLimiter = createRateLimiter(createCounterStore(deps.database.db), config.rateLimit, {
     onSyncError: (err) =>
-      app.log.warn(
-        { err: { type: err.name, message: err.message } },
-        'rate-limit counters not synced; counting locally until the database answers',
-      ),
+      app.log.warn({ err: errorForLog(err) }, 'rate-limit counters not synced; counting locally until the database answers'),
   });
   app.addHook('onClose', () => rateLimiter.close());
 
@@ -140,9 +137,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   const purge = setInterval(() => {
-    idempotency
-      .purgeExpired()
-      .catch((err: Error) => app.log.warn({ err: { type: err.name, message: err.message } }, 'idempotency purge failed'));
+    idempotency.purgeExpired().catch((err: Error) => app.log.warn({ err: errorForLog(err) }, 'idempotency purge failed'));
   }, IDEMPOTENCY_PURGE_INTERVAL_MS);
   purge.unref();
   app.addHook('onClose', async () => clearInterval(purge));

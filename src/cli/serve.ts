@@ -1,4 +1,5 @@
 // `sesame serve`: migrate, start, and drain in-flight requests on SIGTERM/SIGINT.
+
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
@@ -8,6 +9,7 @@ import { createEnvelope } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { loadTlsFiles } from '../crypto/tls.js';
 import { type Database, migrate, openDatabase } from '../db/database.js';
+import { errorForLog } from '../http/logging.js';
 import { createAuthRepo } from '../modules/auth/auth.repo.js';
 import { createAuthService } from '../modules/auth/auth.service.js';
 import { createVaultRepo } from '../modules/vaults/vaults.repo.js';
@@ -36,7 +38,7 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   let app: FastifyInstance | undefined;
   const database = openDatabase(config.database, {
     poolSize: config.databasePoolSize,
-    onPoolError: (err) => app?.log.warn({ err: { type: err.name, message: err.message } }, 'database connection lost; the pool reconnects'),
+    onPoolError: (err) => app?.log.warn({ err: errorForLog(err) }, 'database connection lost; the pool reconnects'),
   });
   let provider: SecretsProvider | undefined;
   const earlyWarnings: string[] = []; // the provider may warn before the app (and its logger) exists
@@ -171,7 +173,7 @@ export async function serveCommand(config: Config): Promise<void> {
     server.close().then(
       () => process.exit(0),
       (err: Error) => {
-        server.app.log.error({ err: { type: err.name, message: err.message } }, 'shutdown failed');
+        server.app.log.error({ err: errorForLog(err) }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -186,10 +188,7 @@ export async function serveCommand(config: Config): Promise<void> {
         (server.app.server as unknown as HttpsServer).setSecureContext(loadTlsFiles(tls.certFile, tls.keyFile));
         server.app.log.info('reloaded TLS_CERT_FILE and TLS_KEY_FILE');
       } catch (err) {
-        server.app.log.error(
-          { err: { type: 'Error', message: (err as Error).message } },
-          'TLS files not reloaded; still serving the previous ones',
-        );
+        server.app.log.error({ err: errorForLog(err as Error) }, 'TLS files not reloaded; still serving the previous ones');
       }
     });
   }

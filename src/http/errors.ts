@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.js';
 import { databaseUnavailable, HttpError, ValidationError } from '../errors.js';
+import { errorForLog } from './logging.js';
 
 const DETAIL_BY_STATUS: Record<number, string> = {
   400: 'The request could not be read',
@@ -33,23 +34,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.code(status).send({ detail: DETAIL_BY_STATUS[status] ?? 'The request could not be processed' });
     }
     if (isDatabaseUnavailable(error)) {
-      request.log.error({ err: describe(error) }, 'database unavailable');
+      request.log.error({ err: errorForLog(error) }, 'database unavailable');
       const unavailable = databaseUnavailable();
       return reply.code(503).headers(unavailable.headers).send({ detail: unavailable.detail });
     }
-    request.log.error({ err: describe(error) }, 'unhandled error');
+    request.log.error({ err: errorForLog(error) }, 'unhandled error');
     return reply.code(500).send({ detail: 'Internal server error' });
   });
-}
-
-/** What is logged of an unexpected error: its class, code and stack, not arbitrary properties that may hold input. */
-function describe(error: Error): Record<string, unknown> {
-  return {
-    type: error.constructor?.name ?? error.name,
-    code: (error as { code?: unknown }).code,
-    message: error.message,
-    stack: error.stack,
-  };
 }
 
 /** JSON bodies only. A syntax error is a 422 `json_invalid`; `__proto__` keys are dropped. */

@@ -54,3 +54,13 @@ export function registerRequestLogging(app: FastifyInstance): void {
     );
   });
 }
+
+/** What is logged of an unexpected error: its class, code and stack, not arbitrary properties that may hold input. */
+export function errorForLog(error: Error): Record<string, unknown> {
+  return {
+    type: error.constructor?.name ?? error.name,
+    code: (error as { code?: unknown }).code,
+    message: error.message,
+    stack: error.stack,
+  };
+}
