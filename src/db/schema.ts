@@ -76,6 +76,13 @@ export interface RateLimitCountersTable {
   count: number;
 }
 
+/** Kept by triggers on vaults (migration 0004); an org's total is the sum of its slots. */
+export interface VaultCountsTable {
+  org_id: string;
+  slot: string; // the first character of the vault id: 16 rows per org share the writes
+  vaults: number;
+}
+
 export interface Tables {
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
@@ -84,4 +91,5 @@ export interface Tables {
   audit_events: AuditEventsTable;
   grants: GrantsTable;
   rate_limit_counters: RateLimitCountersTable;
+  vault_counts: VaultCountsTable;
 }

@@ -3,11 +3,13 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as fillAuditGrants from './0002-fill-audit-grants.js';
 import * as rateLimits from './0003-rate-limits.js';
+import * as vaultCounts from './0004-vault-counts.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-fill-audit-grants': fillAuditGrants,
   '0003-rate-limits': rateLimits,
+  '0004-vault-counts': vaultCounts,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { SealedSecret } from '../../crypto/envelope.js';
 import { isUniqueViolation, preparedQuery } from '../../db/database.js';
-import type { Tables, VaultsTable } from '../../db/schema.js';
+import type { AuditEventsTable, Tables, VaultsTable } from '../../db/schema.js';
 import { vaultNameTaken } from '../../errors.js';
 
 export interface VaultRow extends Omit<VaultsTable, 'token_version'> {
@@ -36,6 +36,35 @@ export function sealedOf(row: Pick<VaultRow, 'token_key_id' | 'token_wrapped_key
   return { keyId: row.token_key_id, wrappedKey: row.token_wrapped_key, ciphertext: row.token_ciphertext };
 }
 
+/** The org's number of vaults: at most 16 counter rows kept by triggers (migration 0004), whatever the org's size. */
+export const countQuery = (db: Kysely<Tables>, param: (name: 'orgId') => string) =>
+  db
+    .selectFrom('vault_counts')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('vaults'), eb.lit(0)).as('n'))
+    .where('org_id', '=', param('orgId'));
+
+/**
+ * One page of the org's vaults, oldest first. The offset is walked in the index alone (a "deferred
+ * join"): only the page's ids are looked up in the table, so a deep page costs about what the first does.
+ */
+export const pageQuery = (db: Kysely<Tables>, param: (name: 'orgId' | 'limit' | 'offset') => string) =>
+  db
+    .selectFrom('vaults')
+    .select(PUBLIC_COLUMNS)
+    .where('org_id', '=', param('orgId'))
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('vaults')
+        .select('id')
+        .where('org_id', '=', param('orgId'))
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(param('limit') as unknown as number)
+        .offset(param('offset') as unknown as number),
+    )
+    .orderBy('created_at')
+    .orderBy('id');
+
 export function createVaultRepo(db: Kysely<Tables>) {
   /** Runs a write that may hit the (org_id, name) unique constraint and reports it as the API's 409. */
   async function guardName<T>(name: string | undefined, write: () => Promise<T>): Promise<T> {
@@ -47,6 +76,19 @@ export function createVaultRepo(db: Kysely<Tables>) {
     }
   }
 
+  /**
+   * Runs `write` and, when it changed a row, stores the audit events recording it in the same
+   * transaction: a change is never kept without its record, nor a record without its change.
+   */
+  async function withEvents(events: readonly AuditEventsTable[], write: (db: Kysely<Tables>) => Promise<boolean>): Promise<boolean> {
+    if (events.length === 0) return write(db);
+    return db.transaction().execute(async (trx) => {
+      const changed = await write(trx);
+      if (changed) await trx.insertInto('audit_events').values(events).execute();
+      return changed;
+    });
+  }
+
   // Hot-path reads, compiled once (see preparedQuery).
   const byId = preparedQuery(db, (db, param) =>
     db.selectFrom('vaults').select(PUBLIC_COLUMNS).where('org_id', '=', param('orgId')).where('id', '=', param('id')),
@@ -54,26 +96,17 @@ export function createVaultRepo(db: Kysely<Tables>) {
   const byName = preparedQuery(db, (db, param) =>
     db.selectFrom('vaults').select('id').where('org_id', '=', param('orgId')).where('name', '=', param('name')),
   );
-  const countInOrg = preparedQuery(db, (db, param) =>
-    db
-      .selectFrom('vaults')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('org_id', '=', param('orgId')),
-  );
-  const page = preparedQuery(db, (db, param) =>
-    db
-      .selectFrom('vaults')
-      .select(PUBLIC_COLUMNS)
-      .where('org_id', '=', param('orgId'))
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(param('limit') as unknown as number)
-      .offset(param('offset') as unknown as number),
-  );
+  const countInOrg = preparedQuery(db, countQuery);
+  const page = preparedQuery(db, pageQuery);
 
   return {
-    async insert(row: Omit<VaultRow, 'token_version'>): Promise<void> {
-      await guardName(row.name, () => db.insertInto('vaults').values(row).execute());
+    async insert(row: Omit<VaultRow, 'token_version'>, events: readonly AuditEventsTable[] = []): Promise<void> {
+      await guardName(row.name, () =>
+        withEvents(events, async (db) => {
+          await db.insertInto('vaults').values(row).execute();
+          return true;
+        }),
+      );
     },
 
     /** The public columns only: the hot read path never loads the ciphertext. */
@@ -108,19 +141,23 @@ export function createVaultRepo(db: Kysely<Tables>) {
       > & {
         bumpTokenVersion?: boolean;
       },
+      events: readonly AuditEventsTable[] = [],
     ): Promise<WriteResult> {
       const { bumpTokenVersion, ...columns } = changes;
-      const result = await guardName(columns.name, () =>
-        db
-          .updateTable('vaults')
-          .set((eb) => ({ ...columns, ...(bumpTokenVersion ? { token_version: eb('token_version', '+', 1) } : {}) }))
-          .where('org_id', '=', orgId)
-          .where('id', '=', id)
-          .where('op_vault_id', '=', expected.op_vault_id)
-          .where('token_version', '=', expected.token_version)
-          .executeTakeFirst(),
+      const written = await guardName(columns.name, () =>
+        withEvents(events, async (db) => {
+          const result = await db
+            .updateTable('vaults')
+            .set((eb) => ({ ...columns, ...(bumpTokenVersion ? { token_version: eb('token_version', '+', 1) } : {}) }))
+            .where('org_id', '=', orgId)
+            .where('id', '=', id)
+            .where('op_vault_id', '=', expected.op_vault_id)
+            .where('token_version', '=', expected.token_version)
+            .executeTakeFirst();
+          return Number(result.numUpdatedRows) > 0;
+        }),
       );
-      if (Number(result.numUpdatedRows) > 0) return 'written';
+      if (written) return 'written';
       return (await this.find(orgId, id)) ? 'changed' : 'missing';
     },
 
@@ -169,11 +206,14 @@ export function createVaultRepo(db: Kysely<Tables>) {
       return Object.fromEntries(rows.map((row) => [row.token_key_id, Number(row.n)]));
     },
 
-    async delete(orgId: string, id: string): Promise<VaultRow | undefined> {
+    async delete(orgId: string, id: string, events: readonly AuditEventsTable[] = []): Promise<VaultRow | undefined> {
       const row = await this.findWithToken(orgId, id);
       if (!row) return undefined;
-      const result = await db.deleteFrom('vaults').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0 ? row : undefined;
+      const deleted = await withEvents(events, async (db) => {
+        const result = await db.deleteFrom('vaults').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+        return Number(result.numDeletedRows) > 0;
+      });
+      return deleted ? row : undefined;
     },
   };
 }

@@ -1,0 +1,136 @@
+// The per-org vault counter behind the list's `total` (migration 0004): kept by triggers, so it must
+// equal count(*) after a backfill, after every kind of write (including an org's cascade), and under
+// concurrent creates and deletes in one org.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Kysely, Migrator } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Database, migrate, openDatabase } from '../src/db/database.js';
+import { migrationProvider } from '../src/db/migrations/index.js';
+import type { Tables } from '../src/db/schema.js';
+import { createVaultRepo } from '../src/modules/vaults/vaults.repo.js';
+import { createTestPostgres, type TestPostgres } from './helpers/postgres.js';
+import { DIALECTS } from './helpers/server.js';
+
+describe.each(DIALECTS)('vault counts (%s)', (dialect) => {
+  let database: Database;
+  let cleanup: () => Promise<void>;
+
+  async function open(): Promise<Kysely<Tables>> {
+    if (dialect === 'sqlite') {
+      const dir = mkdtempSync(join(tmpdir(), 'sesame-counts-'));
+      database = openDatabase({ dialect, path: join(dir, 'counts.db') });
+      cleanup = async () => rmSync(dir, { recursive: true, force: true });
+    } else {
+      const pg: TestPostgres = await createTestPostgres();
+      database = openDatabase({ dialect, url: pg.url });
+      cleanup = pg.drop;
+    }
+    return database.db;
+  }
+
+  afterEach(async () => {
+    await database?.close();
+    await cleanup?.();
+  });
+
+  async function newOrg(db: Kysely<Tables>): Promise<string> {
+    const id = randomUUID();
+    await db.insertInto('organizations').values({ id, name: id, created_at: new Date().toISOString() }).execute();
+    return id;
+  }
+
+  const vaultRow = (orgId: string, name: string) => {
+    const at = new Date().toISOString();
+    return {
+      id: randomUUID(),
+      org_id: orgId,
+      name,
+      provider: 'onepassword',
+      op_vault_id: 'x',
+      token_key_id: 'k',
+      token_wrapped_key: 'w',
+      token_ciphertext: 'c',
+      created_at: at,
+      updated_at: at,
+    };
+  };
+
+  /** Every org's counter next to its real count: they must agree, orgs without vaults included. */
+  async function counters(db: Kysely<Tables>, orgIds: string[]) {
+    const repo = createVaultRepo(db);
+    const result = [];
+    for (const orgId of orgIds) {
+      const real = await db
+        .selectFrom('vaults')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('org_id', '=', orgId)
+        .executeTakeFirstOrThrow();
+      result.push({ counted: (await repo.list(orgId, 1, 0)).total, real: Number(real.n) });
+    }
+    return result;
+  }
+
+  it('backfills the vaults that existed before the migration, then follows inserts and deletes', async () => {
+    const db = await open();
+    const migrator = new Migrator({ db, provider: migrationProvider });
+    const before = await migrator.migrateTo('0003-rate-limits');
+    expect(before.error).toBeUndefined();
+    const [a, b, empty] = [await newOrg(db), await newOrg(db), await newOrg(db)];
+    for (let i = 0; i < 37; i++)
+      await db
+        .insertInto('vaults')
+        .values(vaultRow(a, `a${i}`))
+        .execute();
+    for (let i = 0; i < 5; i++)
+      await db
+        .insertInto('vaults')
+        .values(vaultRow(b, `b${i}`))
+        .execute();
+
+    expect(await migrate(database)).toEqual(['0004-vault-counts']);
+    expect(await counters(db, [a, b, empty])).toEqual([
+      { counted: 37, real: 37 },
+      { counted: 5, real: 5 },
+      { counted: 0, real: 0 },
+    ]);
+
+    const repo = createVaultRepo(db);
+    const added = vaultRow(b, 'b-new');
+    await repo.insert(added);
+    await repo.delete(a, (await repo.list(a, 1, 0)).rows[0]?.id ?? '');
+    await repo.delete(a, randomUUID()); // nothing deleted, nothing counted
+    await expect(repo.insert(vaultRow(b, 'b0'))).rejects.toThrow(/already exists/); // a refused insert counts nothing
+    expect(await counters(db, [a, b])).toEqual([
+      { counted: 36, real: 36 },
+      { counted: 6, real: 6 },
+    ]);
+
+    // Deleting an org cascades to its vaults and its counter rows.
+    await db.deleteFrom('organizations').where('id', '=', a).execute();
+    const left = await db.selectFrom('vault_counts').select('org_id').where('org_id', '=', a).execute();
+    expect(left).toEqual([]);
+    expect(await counters(db, [a, b])).toEqual([
+      { counted: 0, real: 0 },
+      { counted: 6, real: 6 },
+    ]);
+  });
+
+  it('stays exact under concurrent creates and deletes in one org', async () => {
+    const db = await open();
+    await migrate(database);
+    const repo = createVaultRepo(db);
+    const org = await newOrg(db);
+    const first = Array.from({ length: 40 }, (_, i) => vaultRow(org, `v${i}`));
+    await Promise.all(first.map((row) => repo.insert(row)));
+    // Half of them deleted while 40 more are created, and 10 creates race for one name.
+    await Promise.all([
+      ...first.slice(0, 20).map((row) => repo.delete(org, row.id)),
+      ...Array.from({ length: 40 }, (_, i) => repo.insert(vaultRow(org, `w${i}`))),
+      ...Array.from({ length: 10 }, () => repo.insert(vaultRow(org, 'contested')).catch(() => 'taken')),
+    ]);
+    expect(await counters(db, [org])).toEqual([{ counted: 61, real: 61 }]);
+  });
+});
