@@ -39,6 +39,8 @@ export interface AuditEntry {
 
 export interface AuditRecorder {
   record(entry: AuditEntry): Promise<void>;
+  /** The row `record` would write, for a caller that writes it in its own transaction. */
+  rowFor(entry: AuditEntry): AuditEventRow;
 }
 
 export interface AuditServiceDeps {
@@ -49,24 +51,30 @@ export interface AuditServiceDeps {
 }
 
 export function createAuditService({ repo, vaultExists, now = () => new Date() }: AuditServiceDeps) {
+  function rowFor(entry: AuditEntry): AuditEventRow {
+    const at = now();
+    return {
+      id: timeOrderedId(at.getTime()),
+      org_id: entry.orgId,
+      vault_id: entry.vaultId,
+      at: at.toISOString(),
+      actor_type: entry.actor.type,
+      actor_id: entry.actor.id,
+      action: entry.action,
+      origin: originOf(entry.origin),
+      field: entry.field ?? null,
+      item_id: entry.itemId ?? null,
+      outcome: entry.outcome,
+      reason: entry.reason ?? null,
+    };
+  }
+
   return {
+    rowFor,
+
     /** Writes one event. A failure propagates: an action whose record cannot be written reports an error. */
     async record(entry: AuditEntry): Promise<void> {
-      const at = now();
-      await repo.insert({
-        id: timeOrderedId(at.getTime()),
-        org_id: entry.orgId,
-        vault_id: entry.vaultId,
-        at: at.toISOString(),
-        actor_type: entry.actor.type,
-        actor_id: entry.actor.id,
-        action: entry.action,
-        origin: originOf(entry.origin),
-        field: entry.field ?? null,
-        item_id: entry.itemId ?? null,
-        outcome: entry.outcome,
-        reason: entry.reason ?? null,
-      });
+      await repo.insert(rowFor(entry));
     },
 
     async list(orgId: string, vaultId: string, limit: number, offset: number): Promise<AuditEventList> {

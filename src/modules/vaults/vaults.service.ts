@@ -5,6 +5,7 @@ import { DecryptError, type Envelope } from '../../crypto/envelope.js';
 import { HttpError, providerUnavailable, ValidationError, type ValidationIssue, vaultNameTaken, vaultNotFound } from '../../errors.js';
 import { TOKEN_MASK } from '../../http/redact.js';
 import { ProviderError, type ProviderErrorKind, type SecretsProvider } from '../../providers/provider.js';
+import type { AuditEventRow } from '../audit/audit.repo.js';
 import type { Actor, AuditAction, AuditRecorder } from '../audit/audit.service.js';
 import { sealedOf, type VaultRecord, type VaultRepo, type VaultRow } from './vaults.repo.js';
 import type { CreateVaultBody, UpdateVaultBody, Vault, VaultHealth, VaultList } from './vaults.schemas.js';
@@ -60,6 +61,11 @@ export function toVault(row: VaultRecord): Vault {
 export function createVaultService({ repo, envelope, provider, audit, now = () => new Date() }: VaultServiceDeps) {
   async function audited(orgId: string, vaultId: string, actor: Actor | undefined, action: AuditAction, failure?: string) {
     if (audit && actor) await audit.record({ orgId, vaultId, actor, action, outcome: failure ? 'failed' : 'ok', reason: failure });
+  }
+
+  /** The record of a successful change, for the repository to store in the change's own transaction. */
+  function changeEvents(orgId: string, vaultId: string, actor: Actor | undefined, action: AuditAction): AuditEventRow[] {
+    return audit && actor ? [audit.rowFor({ orgId, vaultId, actor, action, outcome: 'ok' })] : [];
   }
 
   function checkTokenShape(token: string): void {
@@ -139,8 +145,7 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
         created_at: at,
         updated_at: at,
       };
-      await repo.insert(row);
-      await audited(orgId, id, actor, 'vault.create');
+      await repo.insert(row, changeEvents(orgId, id, actor, 'vault.create'));
       return toVault(row);
     },
 
@@ -170,11 +175,8 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
         }
         if (Object.keys(changes).length === 0) return toVault(row);
         const updated = { ...changes, updated_at: now().toISOString() };
-        const result = await repo.updateIfUnchanged(orgId, id, row, updated);
-        if (result === 'written') {
-          await audited(orgId, id, actor, 'vault.update');
-          return toVault({ ...row, ...updated });
-        }
+        const result = await repo.updateIfUnchanged(orgId, id, row, updated, changeEvents(orgId, id, actor, 'vault.update'));
+        if (result === 'written') return toVault({ ...row, ...updated });
         if (result === 'missing') throw vaultNotFound();
       }
       throw new HttpError(409, 'The vault was changed by another request while this one ran; retry');
@@ -187,27 +189,29 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
         checkTokenShape(token);
         await checkAccess(token, row.op_vault_id, 'token');
         const sealed = envelope.seal(token, tokenContext(orgId, id));
-        const result = await repo.updateIfUnchanged(orgId, id, row, {
-          token_key_id: sealed.keyId,
-          token_wrapped_key: sealed.wrappedKey,
-          token_ciphertext: sealed.ciphertext,
-          updated_at: now().toISOString(),
-          bumpTokenVersion: true,
-        });
-        if (result === 'written') {
-          forgetStoredToken(row);
-          return audited(orgId, id, actor, 'vault.rotate');
-        }
+        const result = await repo.updateIfUnchanged(
+          orgId,
+          id,
+          row,
+          {
+            token_key_id: sealed.keyId,
+            token_wrapped_key: sealed.wrappedKey,
+            token_ciphertext: sealed.ciphertext,
+            updated_at: now().toISOString(),
+            bumpTokenVersion: true,
+          },
+          changeEvents(orgId, id, actor, 'vault.rotate'),
+        );
+        if (result === 'written') return forgetStoredToken(row);
         if (result === 'missing') throw vaultNotFound();
       }
       throw new HttpError(409, 'The vault was changed by another request while this one ran; retry');
     },
 
     async delete(orgId: string, id: string, actor?: Actor): Promise<void> {
-      const row = await repo.delete(orgId, id);
+      const row = await repo.delete(orgId, id, changeEvents(orgId, id, actor, 'vault.delete'));
       if (!row) throw vaultNotFound();
       forgetStoredToken(row);
-      await audited(orgId, id, actor, 'vault.delete');
     },
 
     async health(orgId: string, id: string, actor?: Actor): Promise<VaultHealth> {
