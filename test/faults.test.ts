@@ -264,6 +264,12 @@ describe.each(DIALECTS)('1Password failing under a running server (%s)', (dialec
         t.fixture.setFaults({});
       }
       // And it recovers as soon as 1Password does: the stored token is still the one that works.
+      if (fault.rate_limit_after !== undefined) {
+        // Except after a rate limit: Sesame then holds the stored token back for a minute without asking
+        // 1Password (docs/onepassword.md), while a new token is not held back, so rotating to one recovers at once.
+        expect((await health(t, key, vault.id)).body).toEqual({ ok: false, error: healthReason });
+        expect((await t.request('PUT', `${VAULTS}/${vault.id}/token`, { key, body: { token: t.fixture.token() } })).status).toBe(204);
+      }
       expect((await health(t, key, vault.id)).body).toEqual({ ok: true, error: null });
       expect((await t.request('POST', VAULTS, { key, body: createBody(uniqueName(), t.fixture.token()) })).status).toBe(201);
     });

@@ -13,6 +13,7 @@ import { errorForLog } from '../http/logging.js';
 import { createAuthRepo } from '../modules/auth/auth.repo.js';
 import { createAuthService } from '../modules/auth/auth.service.js';
 import { createVaultRepo } from '../modules/vaults/vaults.repo.js';
+import { withBudget } from '../providers/budget.js';
 import { createProvider } from '../providers/index.js';
 import type { SecretsProvider } from '../providers/provider.js';
 import { loadKeyring, say } from './runtime.js';
@@ -26,7 +27,7 @@ export interface RunningServer {
 
 export interface ServeOptions {
   logStream?: DestinationStream;
-  /** Replaces the configured provider (tests). */
+  /** Replaces the configured provider's backend (tests); the request budget still goes around it. */
   provider?: SecretsProvider;
   /** Create a first org and key on a new embedded database (default true). */
   bootstrap?: boolean;
@@ -44,7 +45,7 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   const earlyWarnings: string[] = []; // the provider may warn before the app (and its logger) exists
   try {
     await migrate(database);
-    provider =
+    const backend =
       options.provider ??
       createProvider({
         fixturePath: config.onePasswordFixture,
@@ -53,10 +54,16 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
         workers: config.providerWorkers,
         clientIdleMs: config.providerClientIdleMs,
         maxClients: config.providerMaxClients,
-        cacheTtlMs: config.providerCacheTtlMs,
         version: config.version,
         onWarning: (message) => (app ? app.log.warn(message) : earlyWarnings.push(message)),
       });
+    // The request budget goes around whichever backend answers, a test's included, so every path
+    // through the server spends provider reads the way production does.
+    provider = withBudget(backend, {
+      cacheTtlMs: config.providerCacheTtlMs,
+      // The longest a backend call takes: a login, the call, and a vaults.list that classifies a failure.
+      probeMs: config.loginDeadlineMs + 2 * config.callDeadlineMs,
+    });
     app = await buildApp(config, { database, envelope: createEnvelope(keyring), provider, logStream: options.logStream, tls });
     for (const message of earlyWarnings) app.log.warn(message);
     if (createdFile)

@@ -1,5 +1,7 @@
-// Picks the secrets provider: the fixture file when one is configured, 1Password otherwise.
-// Either way every call is counted in the metrics, by outcome.
+// Picks the secrets provider's backend: the fixture file when one is configured, 1Password otherwise.
+// Either way every call that reaches it is counted in the metrics, by outcome. The request budget
+// (budget.ts: brief caches, coalescing, back-off) is put around it where the server is assembled
+// (cli/serve.ts), so it also covers a backend a test passes in.
 
 import { defaultMetrics } from '../metrics.js';
 import { instrumentProvider } from './instrument.js';
@@ -8,10 +10,7 @@ import { createSdkProvider, type SdkProviderOptions } from './onepassword/sdk-ba
 import type { SecretsProvider } from './provider.js';
 
 export interface ProviderOptions
-  extends Pick<
-    SdkProviderOptions,
-    'loginDeadlineMs' | 'callDeadlineMs' | 'workers' | 'clientIdleMs' | 'maxClients' | 'cacheTtlMs' | 'metrics'
-  > {
+  extends Pick<SdkProviderOptions, 'loginDeadlineMs' | 'callDeadlineMs' | 'workers' | 'clientIdleMs' | 'maxClients' | 'metrics'> {
   /** SESAME_ONEPASSWORD_FIXTURE: answer from this file instead of 1Password (tests and demos only). */
   fixturePath?: string;
   /** Sesame's version, sent to 1Password as the integration version. */
@@ -37,7 +36,6 @@ export function createProvider(options: ProviderOptions): SecretsProvider {
     workers: options.workers,
     clientIdleMs: options.clientIdleMs,
     maxClients: options.maxClients,
-    cacheTtlMs: options.cacheTtlMs,
     metrics,
     onWarning: options.onWarning,
   });

@@ -1,5 +1,6 @@
-// Counts every provider call by outcome, whichever backend answers it. Labels come from fixed
-// sets (backend, operation, error kind): no token, vault id or message can become a label.
+// Counts every call that reaches a backend, by outcome, whichever backend it is. It sits inside the
+// request budget (budget.ts), so answers from a brief cache are not counted: these are real reads.
+// Labels come from fixed sets (backend, operation, error kind): no token, vault id or message can become a label.
 
 import type { MetricsRegistry } from '../metrics.js';
 import { PROVIDER_ERROR_KINDS, ProviderError, type SecretsProvider } from './provider.js';

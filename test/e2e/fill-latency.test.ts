@@ -1,7 +1,8 @@
 // Measures fill_secret_at as the server sees it (the request log's `ms`), on the fixture backend with
 // zero latency: cold (a fresh server: no browser connection, no field metadata yet) and warm (the
-// same fill repeated), and counts provider calls per fill in steady state. Prints one JSON line;
-// asserts only what must hold on any machine (the call counts, and a generous latency ceiling).
+// same fill repeated), and counts provider reads per fill in steady state (those that reach the
+// backend, through the server's request budget). Prints one JSON line; asserts only what must hold
+// on any machine (the read counts, and a generous latency ceiling).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scriptedAgent } from '../../src/demo/agent.js';
 import { type FillEnvironment, HOSTS, startFillEnvironment } from './harness.js';
@@ -28,7 +29,7 @@ describe('fill latency', () => {
   });
   afterAll(() => env?.close());
 
-  it('is measured warm and cold, with one item read per fill in steady state', async () => {
+  it('is measured warm and cold, with one provider read per fill in steady state', async () => {
     const cold: number[] = [];
     await env.page.goto(env.site.url(HOSTS.login, '/login'));
     const point = await scriptedAgent({ ...options(env), page: env.page }).centre(env.page.locator('#password'));
@@ -66,8 +67,11 @@ describe('fill latency', () => {
     console.log(`fill latency: ${JSON.stringify(summary)}`);
     expect(warm).toHaveLength(WARM_FILLS);
     expect(cold).toHaveLength(COLD_SERVERS);
-    // The item list, then the chosen item's value: field metadata comes from the cache.
-    expect(perFill).toEqual({ listItems: 1, getItem: 1, checkVaultAccess: 0 });
+    // Only the chosen item's value is read: the item list comes from the budget layer's brief cache
+    // (refreshed at most once here, should its 30 s lapse mid-run) and field metadata from the fill's cache.
+    expect(perFill.getItem).toBe(1);
+    expect(perFill.checkVaultAccess).toBe(0);
+    expect(perFill.listItems * WARM_FILLS).toBeLessThanOrEqual(1);
     expect(summary.warm.p95_ms).toBeLessThan(1_000);
   });
 });

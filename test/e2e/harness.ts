@@ -14,7 +14,11 @@ import { createVault } from '../helpers/vaults.js';
 
 export { HOSTS };
 
-/** Provider calls by operation, counted at the interface the fill code uses. */
+/**
+ * Provider calls by operation, counted where they reach the backend: the server puts its request
+ * budget (brief caches, coalescing, back-off) around the provider a test passes in, so cache hits and
+ * joined calls are not counted. These are the reads 1Password would see.
+ */
 export interface ProviderCounts {
   checkVaultAccess: number;
   listItems: number;

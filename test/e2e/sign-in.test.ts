@@ -193,14 +193,27 @@ describe('signing in with Chromium', () => {
 
   it('answers provider_unavailable when 1Password is down, or the stored token cannot be decrypted', async () => {
     await open(HOSTS.login, '/login');
+    // A vault whose items Sesame has not listed lately (its own token: nothing in the brief cache).
+    const { vault: cold } = await createVault(env.t, env.key);
+    const coldAgent = scriptedAgent({ ...agentOptions(), vaultId: cold.id, page: env.page });
+    const warmFields = (await agent.listSecrets()).body.fields;
+    expect(warmFields.length).toBeGreaterThan(0);
     env.t.fixture.setFaults({ unavailable: true });
     try {
-      expect((await agent.listSecrets()).body).toMatchObject({ fields: [], reason: 'provider_unavailable' });
+      expect((await coldAgent.listSecrets()).body).toMatchObject({ fields: [], reason: 'provider_unavailable' });
+      expect((await coldAgent.fillAt($('#password'), 'password')).body).toMatchObject({
+        filled: false,
+        reason: 'provider_unavailable',
+        detail: '1Password could not be reached; retry shortly.',
+      });
+      // A vault listed moments ago still lists from the brief cache, but a fill needs the value, which is never cached.
+      expect((await agent.listSecrets()).body.fields).toEqual(warmFields);
       expect((await agent.fillAt($('#password'), 'password')).body).toMatchObject({
         filled: false,
         reason: 'provider_unavailable',
         detail: '1Password could not be reached; retry shortly.',
       });
+      expect(await $('#password').inputValue()).toBe('');
     } finally {
       env.t.fixture.setFaults({});
     }

@@ -51,6 +51,8 @@ describe('GET /metrics', () => {
     expect((await server.request('GET', `${VAULTS}/${created.body.id}/health`, { key })).body).toEqual({ ok: true, error: null });
     expect((await server.request('POST', VAULTS, { key, body: createBody(uniqueName(), revoked) })).status).toBe(422);
 
+    // The metric counts calls that reach the backend, inside the server's request budget: an answer
+    // from its brief cache is not a provider read. Create and health always ask afresh, so all three count.
     expect(await sample(calls('ok'))).toBe(okBefore + 2);
     expect(await sample(calls('token_rejected'))).toBe(rejectedBefore + 1);
 

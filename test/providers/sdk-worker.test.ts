@@ -13,7 +13,8 @@ import {
   type SdkExecutor,
   type WorkerExitReason,
 } from '../../src/providers/onepassword/worker-pool.js';
-import { tokenKey, type WorkerCall } from '../../src/providers/onepassword/worker-protocol.js';
+import type { WorkerCall } from '../../src/providers/onepassword/worker-protocol.js';
+import { tokenKey } from '../../src/providers/token-key.js';
 import { expectKind } from './provider-contract.js';
 import { FAKE_SDK_MODULE, OFFLINE_SDK_MODULE, scenarioToken, VAULT } from './sdk/scenario.js';
 import { startProviderServer } from './sdk/server.js';

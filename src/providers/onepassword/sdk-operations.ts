@@ -4,10 +4,11 @@
 
 import type { Client, ItemOverview as SdkItemOverview, Website as SdkWebsite } from '@1password/sdk';
 import { type AutofillBehavior, type FieldKind, type Item, type ItemOverview, ProviderError, type ProviderErrorKind } from '../provider.js';
+import { tokenKey } from '../token-key.js';
 import { withDeadline } from './deadline.js';
 import { classifySdkError, providerError } from './errors.js';
 import { TtlCache } from './ttl-cache.js';
-import { type SdkOperation, tokenKey } from './worker-protocol.js';
+import type { SdkOperation } from './worker-protocol.js';
 
 /** The part of '@1password/sdk' used here: the module boundary where tests put a fake. */
 export type SdkModule = Pick<typeof import('@1password/sdk'), 'createClient'>;

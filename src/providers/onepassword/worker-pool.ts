@@ -9,8 +9,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ProviderErrorKind } from '../provider.js';
+import { tokenKey } from '../token-key.js';
 import { providerError } from './errors.js';
-import { type FromWorker, type SdkOperation, type ToWorker, tokenKey, type WorkerCall, type WorkerSettings } from './worker-protocol.js';
+import type { FromWorker, SdkOperation, ToWorker, WorkerCall, WorkerSettings } from './worker-protocol.js';
 
 export type WorkerExitReason = 'crashed' | 'hung' | 'out_of_memory' | 'exited';
 export const WORKER_EXIT_REASONS: readonly WorkerExitReason[] = ['crashed', 'hung', 'out_of_memory', 'exited'];

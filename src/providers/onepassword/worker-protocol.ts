@@ -1,7 +1,6 @@
 // What the provider (main thread) and the SDK worker say to each other. Errors cross as a kind only:
 // class identity does not survive postMessage, and an SDK message must not travel anyway.
 
-import { createHash } from 'node:crypto';
 import type { ProviderErrorKind } from '../provider.js';
 
 /** The SDK requests that spend 1Password's budget, as counted in metrics. */
@@ -31,9 +30,4 @@ export interface WorkerSettings {
   maxClients: number;
   /** Tests only: the URL of a module that stands in for '@1password/sdk'. */
   sdkModule?: string;
-}
-
-/** Clients, caches and back-off are keyed by this, never by the token itself. */
-export function tokenKey(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
