@@ -1,6 +1,7 @@
 // The per-org vault counter behind the list's `total` (migration 0004): kept by triggers, so it must
 // equal count(*) after a backfill, after every kind of write (including an org's cascade), and under
-// concurrent creates and deletes in one org.
+// concurrent creates and deletes in one org. And the deep-page query, which must page exactly like
+// the first-page query it takes over from.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Database, migrate, openDatabase } from '../src/db/database.js';
 import { migrationProvider } from '../src/db/migrations/index.js';
 import type { Tables } from '../src/db/schema.js';
-import { createVaultRepo } from '../src/modules/vaults/vaults.repo.js';
+import { createVaultRepo, DEEP_PAGE_OFFSET } from '../src/modules/vaults/vaults.repo.js';
 import { createTestPostgres, type TestPostgres } from './helpers/postgres.js';
 import { DIALECTS } from './helpers/server.js';
 
@@ -132,5 +133,45 @@ describe.each(DIALECTS)('vault counts (%s)', (dialect) => {
       ...Array.from({ length: 10 }, () => repo.insert(vaultRow(org, 'contested')).catch(() => 'taken')),
     ]);
     expect(await counters(db, [org])).toEqual([{ counted: 61, real: 61 }]);
+  });
+
+  it(`pages past offset ${DEEP_PAGE_OFFSET} exactly as the first pages do, ties in created_at included`, async () => {
+    const db = await open();
+    await migrate(database);
+    const repo = createVaultRepo(db);
+    const org = await newOrg(db);
+    const other = await newOrg(db);
+    const n = DEEP_PAGE_OFFSET + 120;
+    // Three vaults per timestamp, so the order depends on the id tie-break; another org's rows interleave.
+    const rows = Array.from({ length: n }, (_, i) => ({
+      ...vaultRow(org, `v${i}`),
+      created_at: new Date(Date.UTC(2026, 0, 1, 0, 0, Math.floor(i / 3))).toISOString(),
+    }));
+    await db.transaction().execute(async (trx) => {
+      for (let i = 0; i < n; i += 500)
+        await trx
+          .insertInto('vaults')
+          .values(rows.slice(i, i + 500))
+          .execute();
+      await trx
+        .insertInto('vaults')
+        .values(Array.from({ length: 50 }, (_, i) => vaultRow(other, `o${i}`)))
+        .execute();
+    });
+    const expected = rows
+      .map((r) => r.id)
+      .sort((a, b) => {
+        const ra = rows.find((r) => r.id === a);
+        const rb = rows.find((r) => r.id === b);
+        return (ra?.created_at ?? '').localeCompare(rb?.created_at ?? '') || (a < b ? -1 : a > b ? 1 : 0);
+      });
+    // Pages straddling the switch, each read by the query for its own offset.
+    for (const offset of [DEEP_PAGE_OFFSET - 30, DEEP_PAGE_OFFSET, DEEP_PAGE_OFFSET + 100]) {
+      const page = await repo.list(org, 50, offset);
+      expect(page.total).toBe(n);
+      expect(page.rows.map((r) => r.id)).toEqual(expected.slice(offset, offset + 50));
+      expect(new Set(page.rows.map((r) => r.org_id))).toEqual(new Set([org]));
+    }
+    expect((await repo.list(org, 50, n)).rows).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ export interface RowVersion {
 
 export type WriteResult = 'written' | 'missing' | 'changed';
 
-const PUBLIC_COLUMNS = ['id', 'org_id', 'name', 'provider', 'op_vault_id', 'created_at', 'updated_at'] as const;
+const PUBLIC_COLUMNS = ['id', 'org_id', 'name', 'op_vault_id', 'created_at', 'updated_at'] as const;
 export type VaultRecord = Pick<VaultsTable, (typeof PUBLIC_COLUMNS)[number]>;
 
 /** The stored token columns of a row, for key maintenance. */
@@ -43,11 +43,24 @@ export const countQuery = (db: Kysely<Tables>, param: (name: 'orgId') => string)
     .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('vaults'), eb.lit(0)).as('n'))
     .where('org_id', '=', param('orgId'));
 
-/**
- * One page of the org's vaults, oldest first. The offset is walked in the index alone (a "deferred
- * join"): only the page's ids are looked up in the table, so a deep page costs about what the first does.
- */
+/** One page of the org's vaults, oldest first, read through vaults_org_created_idx (no sort). */
 export const pageQuery = (db: Kysely<Tables>, param: (name: 'orgId' | 'limit' | 'offset') => string) =>
+  db
+    .selectFrom('vaults')
+    .select(PUBLIC_COLUMNS)
+    .where('org_id', '=', param('orgId'))
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(param('limit') as unknown as number)
+    .offset(param('offset') as unknown as number);
+
+/**
+ * The same page far from the start, as a "deferred join": the offset is walked in the index alone
+ * (an index-only scan) and only the page's ids are looked up in the table. PostgreSQL would otherwise
+ * read every skipped row from the table (7 ms instead of 2.6 ms at offset 9,950 of 10,000); near the
+ * start the plain query is cheaper on both databases.
+ */
+export const deepPageQuery = (db: Kysely<Tables>, param: (name: 'orgId' | 'limit' | 'offset') => string) =>
   db
     .selectFrom('vaults')
     .select(PUBLIC_COLUMNS)
@@ -64,6 +77,9 @@ export const pageQuery = (db: Kysely<Tables>, param: (name: 'orgId' | 'limit' | 
     )
     .orderBy('created_at')
     .orderBy('id');
+
+/** From this offset on, a page is read with deepPageQuery (measured crossover: about 2,000 to 8,000 rows). */
+export const DEEP_PAGE_OFFSET = 2_000;
 
 export function createVaultRepo(db: Kysely<Tables>) {
   /** Runs a write that may hit the (org_id, name) unique constraint and reports it as the API's 409. */
@@ -98,6 +114,7 @@ export function createVaultRepo(db: Kysely<Tables>) {
   );
   const countInOrg = preparedQuery(db, countQuery);
   const page = preparedQuery(db, pageQuery);
+  const deepPage = preparedQuery(db, deepPageQuery);
 
   return {
     async insert(row: Omit<VaultRow, 'token_version'>, events: readonly AuditEventsTable[] = []): Promise<void> {
@@ -124,7 +141,8 @@ export function createVaultRepo(db: Kysely<Tables>) {
     },
 
     async list(orgId: string, limit: number, offset: number): Promise<{ total: number; rows: VaultRecord[] }> {
-      const [count, rows] = await Promise.all([countInOrg({ orgId }), page({ orgId, limit, offset })]);
+      const pageOf = offset < DEEP_PAGE_OFFSET ? page : deepPage;
+      const [count, rows] = await Promise.all([countInOrg({ orgId }), pageOf({ orgId, limit, offset })]);
       return { total: Number(count[0]?.n ?? 0), rows };
     },
 
