@@ -2,7 +2,9 @@
 // server and a real Chromium page, on the fixture backend, cost at most ~1.1 provider reads per fill;
 // list_secrets on a warm cache costs none. Reads are counted where they reach the backend (inside the
 // server's request budget, with its production defaults), so they are what 1Password would see.
-// Prints one JSON line with the measured numbers.
+// Prints one JSON line with the measured numbers, the duration among them: it is reported, not asserted
+// (speed belongs to the benchmarks), and here the 1,000 fills take 16-32 s, inside the cache's 30 s
+// lifetime or just past it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scriptedAgent } from '../../src/demo/agent.js';
 import { type FillEnvironment, HOSTS, type ProviderCounts, startFillEnvironment } from './harness.js';
@@ -10,7 +12,6 @@ import { type FillEnvironment, HOSTS, type ProviderCounts, startFillEnvironment 
 const FILLS = 1_000;
 // A few agents at once, as on a busy vault; the server fills one page one request at a time.
 const CONCURRENCY = 4;
-const WITHIN_MS = 60_000;
 const MAX_READS_PER_FILL = 1.1;
 
 const total = (counts: ProviderCounts) => counts.checkVaultAccess + counts.listItems + counts.getItem;
@@ -22,7 +23,7 @@ describe('provider budget under load', () => {
   });
   afterAll(() => env?.close());
 
-  it(`${FILLS} fills on one vault within a minute cost at most ${MAX_READS_PER_FILL} provider reads each; a warm list_secrets none`, {
+  it(`${FILLS} fills on one vault cost at most ${MAX_READS_PER_FILL} provider reads each; a warm list_secrets none`, {
     timeout: 120_000,
   }, async () => {
     await env.page.goto(env.site.url(HOSTS.login, '/login'));
@@ -80,7 +81,6 @@ describe('provider budget under load', () => {
     );
 
     expect(filled).toBe(FILLS);
-    expect(durationMs).toBeLessThan(WITHIN_MS);
     expect(perFill).toBeLessThanOrEqual(MAX_READS_PER_FILL);
     expect(await env.page.locator('#password').inputValue()).toBe(env.accounts.login?.password);
   });
