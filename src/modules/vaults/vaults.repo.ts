@@ -65,16 +65,7 @@ export const deepPageQuery = (db: Kysely<Tables>, param: (name: 'orgId' | 'limit
     .selectFrom('vaults')
     .select(PUBLIC_COLUMNS)
     .where('org_id', '=', param('orgId'))
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('vaults')
-        .select('id')
-        .where('org_id', '=', param('orgId'))
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(param('limit') as unknown as number)
-        .offset(param('offset') as unknown as number),
-    )
+    .where('id', 'in', pageQuery(db, param).clearSelect().select('id'))
     .orderBy('created_at')
     .orderBy('id');
 
