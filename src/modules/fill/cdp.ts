@@ -4,7 +4,7 @@
 // is pinned to that same checked host and port. Connections are reused per endpoint and dropped
 // when the browser goes away or sits unused.
 import { BlockList, isIP } from 'node:net';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
 
 export type CdpErrorKind = 'unreachable' | 'timeout' | 'no_page' | 'several_pages' | 'unknown_target';
 
@@ -85,6 +85,7 @@ const MAX_DISCOVERY_BYTES = 64 * 1024;
 export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections = 32 }: CdpPoolOptions) {
   const connections = new Map<string, Connection>();
   const targetIds = new WeakMap<Page, string>();
+  const browserSessions = new WeakMap<Browser, Promise<CDPSession>>();
 
   const sweep = setInterval(
     () => {
@@ -146,6 +147,34 @@ export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections =
     }
   }
 
+  /** The browser's open pages, asked now: Playwright's own list lags behind pages just opened or closed. */
+  async function openPages(browser: Browser): Promise<string[]> {
+    let session = browserSessions.get(browser);
+    if (!session) {
+      session = browser.newBrowserCDPSession();
+      browserSessions.set(browser, session);
+    }
+    try {
+      const { targetInfos } = (await (await session).send('Target.getTargets')) as { targetInfos: { targetId: string; type: string }[] };
+      return targetInfos.filter((target) => target.type === 'page').map((target) => target.targetId);
+    } catch {
+      browserSessions.delete(browser);
+      throw new CdpError('unreachable', 'The browser stopped answering at cdp_endpoint');
+    }
+  }
+
+  /** Playwright's Page for a target id; a page opened a moment ago may take a few milliseconds to show up. */
+  async function pageWithId(browser: Browser, targetId: string): Promise<Page> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const page of browser.contexts().flatMap((context) => context.pages())) {
+        if (!page.isClosed() && (await targetIdOf(page).catch(() => '')) === targetId) return page;
+      }
+      if (Date.now() > deadline) throw new CdpError('unknown_target', 'The browser has no page with this target_id');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   return {
     /** The page to act on: the one with `targetId`, or the only page open. The endpoint must have passed the allow-list. */
     async page(endpoint: URL, targetId?: string): Promise<Page> {
@@ -155,16 +184,15 @@ export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections =
         connections.delete(endpoint.href);
         browser = await browserFor(endpoint);
       }
-      const pages = browser.contexts().flatMap((context) => context.pages());
+      const pages = await openPages(browser);
       if (targetId === undefined) {
-        if (pages.length === 1 && pages[0]) return pages[0];
         if (pages.length === 0) throw new CdpError('no_page', 'The browser has no open page');
-        throw new CdpError('several_pages', `The browser has ${pages.length} pages open; name one with target_id`);
+        if (pages.length > 1) throw new CdpError('several_pages', `The browser has ${pages.length} pages open; name one with target_id`);
+        return pageWithId(browser, pages[0] as string);
       }
-      for (const page of pages) {
-        if ((await targetIdOf(page).catch(() => '')).toUpperCase() === targetId.toUpperCase()) return page;
-      }
-      throw new CdpError('unknown_target', 'The browser has no page with this target_id');
+      const wanted = pages.find((id) => id.toUpperCase() === targetId.toUpperCase());
+      if (!wanted) throw new CdpError('unknown_target', 'The browser has no page with this target_id');
+      return pageWithId(browser, wanted);
     },
 
     /** How many browsers are connected now (tests, metrics). */

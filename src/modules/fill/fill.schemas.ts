@@ -1,6 +1,7 @@
 // Wire schemas of the two agent actions: POST /api/v2/vaults/{vault_id}/list-secrets and /fill.
 import { type Static, Type } from '@sinclair/typebox';
 import { PATTERN_MESSAGE } from '../../http/validation.js';
+import { REFUSAL_REASONS } from './refusals.js';
 
 const CdpEndpoint = Type.String({
   minLength: 1,
@@ -21,17 +22,8 @@ const TargetId = Type.String({
 });
 
 const RefusalReason = Type.Union(
-  [
-    'no_match',
-    'no_vault',
-    'insecure_page',
-    'cross_site_frame',
-    'not_editable',
-    'not_a_password_input',
-    'provider_unavailable',
-    'grant_expired',
-    'domain_not_allowed',
-  ].map((reason) => Type.Literal(reason)),
+  REFUSAL_REASONS.map((reason) => Type.Literal(reason)),
+  { description: 'Why nothing was filled (or listed); see docs/fill.md' },
 );
 
 const FieldName = Type.String({

@@ -12,16 +12,9 @@ import { sealedOf, type VaultRepo } from '../vaults/vaults.repo.js';
 import { tokenContext } from '../vaults/vaults.service.js';
 import { type CdpAllowList, CdpError, type CdpPool, parseCdpEndpoint } from './cdp.js';
 import type { FillBody, ListSecretsBody } from './fill.schemas.js';
-import {
-  BrowserError,
-  type FillAnswer,
-  type FillGuard,
-  type FillReport,
-  fillSecretAt,
-  type ListSecretsAnswer,
-  listSecrets,
-  type Refusal,
-} from './page-fill.js';
+import { BrowserError, type FillAnswer, type FillGuard, type FillReport, type ListSecretsAnswer } from './fill.types.js';
+import { fillSecretAt, listSecrets } from './page-fill.js';
+import type { Refusal } from './refusals.js';
 import { MIN_REMAINING_MS } from './totp.js';
 import { type FieldCache, vaultSecretSource } from './vault-source.js';
 

@@ -7,13 +7,11 @@ export {
   type FillOptions,
   type FillReport,
   type FillRequest,
-  fillSecretAt,
   type ListSecretsAnswer,
-  listSecrets,
-  type Refusal,
-  type RefusalReason,
   type SecretFieldInfo,
   type SecretSource,
-} from './page-fill.js';
+} from './fill.types.js';
+export { fillSecretAt, listSecrets } from './page-fill.js';
+export { REFUSAL_REASONS, type Refusal, type RefusalReason } from './refusals.js';
 export { currentTotpCode, parseTotp } from './totp.js';
 export { createFieldCache, type FieldCache, vaultSecretSource } from './vault-source.js';

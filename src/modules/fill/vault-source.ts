@@ -3,7 +3,7 @@
 // state costs one item read (the value) plus the provider's item listing, which it caches briefly.
 import type { MatchableField } from '../../matching/index.js';
 import { type ItemOverview, ProviderError, type SecretsProvider } from '../../providers/provider.js';
-import type { SecretSource } from './page-fill.js';
+import type { SecretSource } from './fill.types.js';
 
 /** Bounded, least-recently-used field metadata by item version. Holds no value. */
 export interface FieldCache {
