@@ -165,7 +165,7 @@ export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections =
 
   /** Playwright's Page for a target id; a page opened a moment ago may take a few milliseconds to show up. */
   async function pageWithId(browser: Browser, targetId: string): Promise<Page> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + Math.min(timeoutMs, 2_000);
     for (;;) {
       for (const page of browser.contexts().flatMap((context) => context.pages())) {
         if (!page.isClosed() && (await targetIdOf(page).catch(() => '')) === targetId) return page;
