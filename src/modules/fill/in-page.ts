@@ -136,10 +136,23 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
     return opacity;
   }
 
+  /**
+   * The control a hit label stands for: a label drawn over its own control (a floating label) or
+   * wrapping it. A label elsewhere on the page is not followed: a transparent label laid over one
+   * field must not send the value into another.
+   */
+  function labelled(hit: DomElement | null, point: Point): DomElement | null {
+    const control = hit?.localName === 'label' ? hit.control : null;
+    if (!hit || !control) return null;
+    const box = control.getBoundingClientRect();
+    const over = point.x >= box.left && point.x <= box.right && point.y >= box.top && point.y <= box.bottom;
+    return over || hit.contains(control) ? control : null;
+  }
+
   /** Whether a click at the point reaches the element: on it, on its label, or on a shadow host around it. */
-  function landsOn(hit: DomElement | null, element: DomElement): boolean {
+  function landsOn(hit: DomElement | null, element: DomElement, point: Point): boolean {
     if (!hit) return false;
-    if (hit === element || (hit.localName === 'label' && hit.control === element)) return true;
+    if (hit === element || labelled(hit, point) === element) return true;
     for (let root = element.getRootNode(); root.nodeType === 11; root = (root as DomShadowRoot).host.getRootNode()) {
       if ((root as DomShadowRoot).host === hit) return true;
     }
@@ -154,7 +167,7 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
     if (shownWidth < MIN_SIZE_PX || shownHeight < MIN_SIZE_PX) return 'outside_viewport';
     if (!element.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })) return 'hidden';
     if (outerOpacity * opacityOf(element) < MIN_OPACITY) return 'transparent';
-    if (point && !landsOn(elementAt(point.x, point.y), element)) return 'covered';
+    if (point && !landsOn(elementAt(point.x, point.y), element, point)) return 'covered';
     return null;
   }
 
@@ -169,7 +182,9 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
     const form = element.form;
     if (!form) return [];
     const targets = new Set([getter(formProto, 'action').call(form) as string]);
-    for (const control of formControls(form)) {
+    // Image buttons submit their form but are not among form.elements.
+    const images = Array.from(docProto.querySelectorAll.call(doc, 'input[type=image]')).filter((input) => input.form === form);
+    for (const control of [...formControls(form), ...images]) {
       if (isSubmitButton(control) && control.hasAttribute('formaction')) targets.add(control.formAction ?? '');
     }
     return [...targets];
@@ -304,24 +319,35 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
 
     const navigations = watchNavigations();
     try {
-      if (boxes.length === 1) {
-        // One step: focus, check nothing moved, clear and insert. No other script runs in between.
-        if (!focus(element)) return notLanded(false, 'no_focus');
-        if (navigations.started || changed()) return notLanded(false, navigations.started ? 'navigating' : 'changed');
-        element.select?.();
-        if (!exec(value === '' ? 'delete' : 'insertText', value)) return notLanded(false, 'refused_input');
-        return sameText(element.value ?? '', value) ? { outcome: 'filled' } : notLanded(true, 'mismatch');
-      }
-      return await typeCode(boxes, value, changed, navigations, notLanded);
+      // Focus first and let the page's focus handlers run their course: a navigation they start
+      // (form.submit() shows up only a task later) means nothing is typed into a page that is leaving.
+      focus(boxes[0] as DomElement);
+      await nextTask();
+      if (navigations.started) return notLanded(false, 'navigating');
+      if (boxes.length > 1) return await typeCode(boxes, value, request.outerOpacity, changed, navigations, notLanded);
+      // One synchronous step: re-check, hold the focus, clear, insert, verify. No other script runs in between.
+      if (changed()) return notLanded(false, 'changed');
+      const refusedNow = recheck(request);
+      if (refusedNow) return refusedNow;
+      if (activeIn(element.getRootNode()) !== element && !focus(element)) return notLanded(false, 'no_focus');
+      if (navigations.started || changed()) return notLanded(false, navigations.started ? 'navigating' : 'changed');
+      element.select?.();
+      if (!exec(value === '' ? 'delete' : 'insertText', value)) return notLanded(false, 'refused_input');
+      return sameText(element.value ?? '', value) ? { outcome: 'filled' } : notLanded(true, 'mismatch');
     } finally {
       navigations.stop();
     }
+  }
+
+  function nextTask(): Promise<unknown> {
+    return new Promise((resolve) => win.setTimeout(resolve, 0));
   }
 
   /** One character per key event across the boxes, following focus only within them. */
   async function typeCode(
     boxes: DomElement[],
     code: string,
+    outerOpacity: number,
     changed: () => boolean,
     navigations: { readonly started: number },
     notLanded: (typed: boolean, why: NotLandedBecause) => TypeOutcome,
@@ -333,7 +359,7 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
       const character = code[position] as string;
       const index = plan[position] ?? 0;
       const box = boxes[index] as DomElement;
-      if (changed() || !box.isConnected) return notLanded(typed, 'changed');
+      if (changed() || !box.isConnected || notEditable(box) || hidden(box, null, outerOpacity)) return notLanded(typed, 'changed');
       if (navigations.started) return notLanded(typed, 'navigating');
       const current = focused();
       if (current !== box) {
@@ -350,7 +376,7 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
       }
       key(box, 'keyup', character);
       // Let the page react as it does to a person's key (moving focus to the next box, usually).
-      if (position < code.length - 1) await new Promise((resolve) => win.setTimeout(resolve, 0));
+      if (position < code.length - 1) await nextTask();
     }
     const used = boxes.slice(0, (plan[code.length - 1] ?? 0) + 1);
     return sameText(used.map((box) => box.value ?? '').join(''), code) ? { outcome: 'filled' } : notLanded(typed, 'mismatch');
@@ -377,8 +403,7 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
       return frameFacts();
     case 'hit': {
       const hit = elementAt(request.x, request.y);
-      // A click on a label focuses its control: the agent may point at a field's label.
-      return hit?.localName === 'label' && hit.control ? hit.control : hit;
+      return labelled(hit, request) ?? hit;
     }
     case 'inspect':
       return inspect(request.element, request.point, request.outerOpacity);
@@ -413,6 +438,7 @@ export interface DomElement extends DomNode {
   clientTop: number;
   matches(selector: string): boolean;
   hasAttribute(name: string): boolean;
+  contains(other: DomElement): boolean;
   getAttribute(name: string): string | null;
   getBoundingClientRect(): { left: number; top: number; right: number; bottom: number; width: number; height: number };
   checkVisibility(options: Record<string, boolean>): boolean;
@@ -442,6 +468,7 @@ interface DomWindow {
     prototype: {
       elementFromPoint(this: unknown, x: number, y: number): DomElement | null;
       execCommand(this: unknown, command: string, showUi: boolean, value?: string): boolean;
+      querySelectorAll(this: unknown, selector: string): ArrayLike<DomElement>;
     };
   };
   Element: { prototype: object };
