@@ -71,9 +71,11 @@ export interface FillEnvironment {
   close(): Promise<void>;
 }
 
-const randomSecret = (label: string) => `${label}-${randomBytes(12).toString('base64url')}`;
+/** A random secret value with a readable prefix, for canary checks. */
+export const randomSecret = (label: string) => `${label}-${randomBytes(12).toString('base64url')}`;
 
-function totpUri(label: string, params: { digits?: number; period?: number; algorithm?: string } = {}): string {
+/** An otpauth:// URI with a fresh seed. */
+export function totpUri(label: string, params: { digits?: number; period?: number; algorithm?: string } = {}): string {
   const { digits = 6, period = 30, algorithm = 'SHA1' } = params;
   return `otpauth://totp/Site:${label}?secret=${new Secret({ size: 20 }).base32}&issuer=Site&algorithm=${algorithm}&digits=${digits}&period=${period}`;
 }
@@ -130,6 +132,48 @@ function logins(port: number): Record<string, FixtureLogin> {
   };
 }
 
+/**
+ * More logins, for the fill-safety and login-shape suites (pass them as `extraLogins`; the default
+ * set stays as the other suites expect it). Their websites have no port, so they match pages on
+ * any port (those suites run a page server of their own).
+ */
+export function moreLogins(): Record<string, FixtureLogin> {
+  return {
+    // Six digits, 30 s, SHA-1: the code a row of six one-digit boxes expects.
+    otp: {
+      id: 'otpitem00000000000000000a',
+      username: 'otp-user',
+      password: randomSecret('pw-otp'),
+      totp: totpUri('otp'),
+      updatedAt: '2026-01-04T00:00:00Z',
+      websites: [{ url: 'http://otp.app.localhost' }],
+    },
+    // A password of exactly 8 characters, for an input with maxlength=8.
+    short: {
+      id: 'shortitem000000000000000a',
+      username: 'short-user',
+      password: `S${randomBytes(6).toString('base64url').slice(0, 7)}`,
+      updatedAt: '2026-01-05T00:00:00Z',
+      websites: [{ url: 'http://short.app.localhost' }],
+    },
+    // One host, two paths: the item for /team wins on /team/..., the other one elsewhere.
+    pathRoot: {
+      id: 'pathitem0000000000000000a',
+      username: 'paths-root-user',
+      password: randomSecret('pw-paths-root'),
+      updatedAt: '2026-01-06T00:00:00Z',
+      websites: [{ url: 'http://paths.app.localhost' }],
+    },
+    pathTeam: {
+      id: 'pathitem0000000000000000b',
+      username: 'paths-team-user',
+      password: randomSecret('pw-paths-team'),
+      updatedAt: '2026-01-06T00:00:00Z',
+      websites: [{ url: 'http://paths.app.localhost/team' }],
+    },
+  };
+}
+
 function fixtureItem(login: FixtureLogin) {
   return {
     id: login.id,
@@ -151,9 +195,16 @@ export interface EnvironmentOptions {
   env?: Record<string, string>;
   /** Use this environment's browser and site (and leave them running at close): one Chromium per test file. */
   reuse?: FillEnvironment;
+  /** Items beyond the default set (e.g. moreLogins()); ignored with `reuse`, which brings its own. */
+  extraLogins?: Record<string, FixtureLogin>;
 }
 
-export async function startFillEnvironment({ dialect = 'sqlite', env = {}, reuse }: EnvironmentOptions = {}): Promise<FillEnvironment> {
+export async function startFillEnvironment({
+  dialect = 'sqlite',
+  env = {},
+  reuse,
+  extraLogins = {},
+}: EnvironmentOptions = {}): Promise<FillEnvironment> {
   const counts: ProviderCounts = { checkVaultAccess: 0, listItems: 0, getItem: 0 };
   const chrome =
     reuse?.chrome ??
@@ -162,7 +213,7 @@ export async function startFillEnvironment({ dialect = 'sqlite', env = {}, reuse
       args: ['--host-resolver-rules=MAP insecure.test 127.0.0.1'],
     }));
   const site = reuse?.site ?? (await startSite());
-  const accounts = reuse?.accounts ?? logins(site.port);
+  const accounts = reuse?.accounts ?? { ...logins(site.port), ...extraLogins };
   if (!reuse) site.addAccounts(Object.values(accounts));
   const t = await startTestServer({
     dialect,
