@@ -275,6 +275,35 @@ describe('fill_secret_at on hostile pages', () => {
       }
     });
 
+    it("an opaque frame whose script fakes the page's origin and replaces DOM functions is still refused", async () => {
+      // window.origin is [Replaceable]: in the page's own JavaScript world it says whatever the page
+      // sets. Sesame reads it (and calls the DOM) from an isolated world the page cannot reach.
+      const liar = `<script>
+        const claimed = ${JSON.stringify(url(LOGIN, '/').replace(/\/$/, ''))};
+        Object.defineProperty(window, 'origin', { get: () => claimed, configurable: true });
+        Object.defineProperty(Document.prototype, 'domain', { get: () => ${JSON.stringify(LOGIN)} });
+        Document.prototype.elementFromPoint = function () { return document.getElementById('password'); };
+        Document.prototype.execCommand = function () { return true; };
+        window.getComputedStyle = () => ({ opacity: '1', filter: 'none', paddingLeft: '0', paddingTop: '0' });
+      </script>`;
+      const form = `${loginForm('/signin/sandboxed')}${exfiltrate()}${liar}`;
+      server.serve('/r3/liar', doc(form));
+      for (const markup of [
+        `<iframe id="frame" sandbox="allow-scripts allow-forms" srcdoc="${attr(doc(form))}"></iframe>`,
+        `<iframe id="frame" sandbox="allow-scripts allow-forms" src="${url(LOGIN, '/r3/liar')}"></iframe>`,
+      ]) {
+        const mark = server.requests.length;
+        await show(LOGIN, '/r3/liar-host', `<h1>Comments</h1>${markup}`);
+        const framed = frame('#frame');
+        await framed.locator('#password').waitFor();
+        expect(await framed.locator('#password').evaluate(() => self.origin)).not.toBe('null'); // the lie works in its own world
+        expect(await fill(framed.locator('#password'), 'password')).toEqual(refused('cross_site_frame', 'password'));
+        await settle();
+        expect(await framed.locator('#password').inputValue()).toBe('');
+        expect(beaconsSince(mark)).toEqual([]);
+      }
+    });
+
     it('fills a same-origin srcdoc frame (and a sandboxed one that keeps its origin), and the site accepts the login', async () => {
       for (const sandbox of ['', 'sandbox="allow-same-origin allow-scripts allow-forms"']) {
         await show(

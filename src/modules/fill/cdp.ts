@@ -5,6 +5,7 @@
 // when the browser goes away or sits unused.
 import { BlockList, isIP } from 'node:net';
 import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
+import { pageLink } from './page-driver.js';
 
 export type CdpErrorKind = 'unreachable' | 'timeout' | 'no_page' | 'several_pages' | 'unknown_target';
 
@@ -84,7 +85,6 @@ const MAX_DISCOVERY_BYTES = 64 * 1024;
 
 export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections = 32 }: CdpPoolOptions) {
   const connections = new Map<string, Connection>();
-  const targetIds = new WeakMap<Page, string>();
   const browserSessions = new WeakMap<Browser, Promise<CDPSession>>();
 
   const sweep = setInterval(
@@ -134,19 +134,6 @@ export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections =
     return connection.browser;
   }
 
-  async function targetIdOf(page: Page): Promise<string> {
-    const known = targetIds.get(page);
-    if (known) return known;
-    const session = await page.context().newCDPSession(page);
-    try {
-      const { targetInfo } = (await session.send('Target.getTargetInfo')) as { targetInfo: { targetId: string } };
-      targetIds.set(page, targetInfo.targetId);
-      return targetInfo.targetId;
-    } finally {
-      await session.detach().catch(() => undefined);
-    }
-  }
-
   /** The browser's open pages, asked now: Playwright's own list lags behind pages just opened or closed. */
   async function openPages(browser: Browser): Promise<string[]> {
     let session = browserSessions.get(browser);
@@ -168,7 +155,14 @@ export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections =
     const deadline = Date.now() + Math.min(timeoutMs, 2_000);
     for (;;) {
       for (const page of browser.contexts().flatMap((context) => context.pages())) {
-        if (!page.isClosed() && (await targetIdOf(page).catch(() => '')) === targetId) return page;
+        if (
+          !page.isClosed() &&
+          (await pageLink(page).then(
+            (link) => link.targetId,
+            () => '',
+          )) === targetId
+        )
+          return page;
       }
       if (Date.now() > deadline) throw new CdpError('unknown_target', 'The browser has no page with this target_id');
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -1,10 +1,12 @@
-// The part of a fill that runs inside the agent's browser, in the frame that holds the element
-// (spec section 5, rules 2 and 4–11). Playwright sends `pageScript` as source text and runs it in
-// the frame, so it must stay self-contained: no imports, nothing from module scope, only browser
-// globals. DOM members are read through the prototypes, never as properties of the document or of
-// a form, which markup alone can shadow (DOM clobbering: `<img name="activeElement">`,
-// `<input name="action">`). The project compiles without the DOM library: the few members used
-// are typed below.
+// The part of a fill that runs inside the agent's browser (spec section 5, rules 2 and 4–11).
+// `inPageLibrary` is sent as source text and run once per document in an isolated world of the
+// frame (page-driver.ts): the page's own scripts share the DOM with it but none of its JavaScript,
+// so they cannot replace what it calls or reads (`window.origin` is replaceable in the page's own
+// world). It must stay self-contained: no imports, nothing from module scope, only browser
+// globals. DOM members are still read through the prototypes, never as properties of the document
+// or of a form, which markup alone can shadow in every world (DOM clobbering: `<img
+// name="activeElement">`, `<input name="action">`). The project compiles without the DOM library:
+// the few members used are typed below.
 
 import type { HiddenBecause, NotEditableBecause } from './refusals.js';
 
@@ -21,7 +23,6 @@ export interface FrameFacts {
 
 /** What the page says about the element at the agent's point; decisions are taken by the caller. */
 export interface ElementFacts {
-  frame: FrameFacts;
   /** For a frame element: where its content starts, in this frame's viewport. Null for other elements. */
   frameContent: Point | null;
   notEditable: NotEditableBecause | null;
@@ -44,9 +45,19 @@ export type TypeOutcome =
 
 export type NotLandedBecause = 'changed' | 'navigating' | 'no_focus' | 'focus_left' | 'refused_input' | 'mismatch';
 
-interface TypeRequest {
-  op: 'type';
-  element: DomElement;
+/** The frame's document, and the element at the point (a token for it) with its facts; null when there is none. */
+export interface Located {
+  /** Which library instance answered: one per document, so a token is never taken to another document. */
+  library: string;
+  frame: FrameFacts;
+  element: number | null;
+  facts: ElementFacts | null;
+}
+
+export interface TypeRequest {
+  /** The library instance and token `locate` gave for the element. */
+  library: string;
+  element: number;
   point: Point;
   outerOpacity: number;
   /** The frame's URL and origin as judged; typing stops if either changed. */
@@ -60,19 +71,18 @@ interface TypeRequest {
   code: boolean;
 }
 
-export type PageRequest =
-  | { op: 'frame' }
-  | ({ op: 'hit' } & Point)
-  | { op: 'inspect'; element: DomElement; point: Point; outerOpacity: number }
-  | TypeRequest;
+export interface InPage {
+  /** The frame's URL and origin, as the document has them now. */
+  frame(): FrameFacts;
+  /** The element at the point, through open shadow roots; a label over or around its control stands for it. */
+  locate(request: { point: Point; outerOpacity: number }): Located;
+  /** The element behind a token (for the caller to find a frame element's frame). */
+  element(token: number): DomElement | undefined;
+  /** Re-checks what `locate` reported, then focuses, clears and inserts the value; answers whether it is in the field. */
+  type(request: TypeRequest): Promise<TypeOutcome>;
+}
 
-/**
- * `frame`: the frame's URL and origin. `hit`: the element at the point, through open shadow roots
- * (a label stands for its control). `inspect`: the ElementFacts of an element. `type`: re-checks
- * everything `inspect` reported, then focuses, clears and inserts the value in one synchronous step,
- * and answers whether the value is in the field.
- */
-export function pageScript(request: PageRequest): FrameFacts | DomElement | null | ElementFacts | Promise<TypeOutcome> {
+export function inPageLibrary(): InPage {
   const MIN_SIZE_PX = 4;
   const MIN_OPACITY = 0.2;
   const TEXT_TYPES = ['text', 'email', 'tel', 'password', 'search', 'url', 'number'];
@@ -190,6 +200,12 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
     return [...targets];
   }
 
+  // Elements located for a fill, by token; only the latest few are kept (a document has one fill at a time).
+  // Names this instance (crypto.randomUUID is for secure contexts only; this must run on any page).
+  const library = `${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+  const located = new Map<number, DomElement>();
+  let lastToken = 0;
+
   function inspect(element: DomElement, point: Point, outerOpacity: number): ElementFacts {
     const tag = element.localName;
     let frameContent: Point | null = null;
@@ -202,7 +218,6 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
       };
     }
     return {
-      frame: frameFacts(),
       frameContent,
       notEditable: frameContent ? null : notEditable(element),
       hidden: hidden(element, point, outerOpacity),
@@ -287,8 +302,7 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
     };
   }
 
-  function recheck(request: TypeRequest): TypeOutcome | null {
-    const { element } = request;
+  function recheck(request: TypeRequest, element: DomElement): TypeOutcome | null {
     const editable = notEditable(element);
     if (editable) return { outcome: 'refused', refusal: 'not_editable', because: editable };
     const invisible = hidden(element, request.point, request.outerOpacity);
@@ -303,7 +317,9 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
   }
 
   async function type(request: TypeRequest): Promise<TypeOutcome> {
-    const { element, value } = request;
+    const { value } = request;
+    const element = request.library === library ? located.get(request.element) : undefined;
+    if (!element) return { outcome: 'not_landed', typed: false, why: 'changed' };
     const changed = () =>
       win.location.href !== request.frame.href ||
       win.origin !== request.frame.origin ||
@@ -311,7 +327,7 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
       element.ownerDocument !== doc;
     const notLanded = (typed: boolean, why: NotLandedBecause): TypeOutcome => ({ outcome: 'not_landed', typed, why });
     if (changed()) return notLanded(false, 'changed');
-    const refused = recheck(request);
+    const refused = recheck(request, element);
     if (refused) return refused;
     const limit = maxLengthOf(element);
     const boxes = limit >= 0 && value.length > limit ? request.code && codeBoxes(element, value.length, request.outerOpacity) : [element];
@@ -327,7 +343,7 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
       if (boxes.length > 1) return await typeCode(boxes, value, request.outerOpacity, changed, navigations, notLanded);
       // One synchronous step: re-check, hold the focus, clear, insert, verify. No other script runs in between.
       if (changed()) return notLanded(false, 'changed');
-      const refusedNow = recheck(request);
+      const refusedNow = recheck(request, element);
       if (refusedNow) return refusedNow;
       if (activeIn(element.getRootNode()) !== element && !focus(element)) return notLanded(false, 'no_focus');
       if (navigations.started || changed()) return notLanded(false, navigations.started ? 'navigating' : 'changed');
@@ -398,21 +414,22 @@ export function pageScript(request: PageRequest): FrameFacts | DomElement | null
     return target.dispatchEvent(event);
   }
 
-  switch (request.op) {
-    case 'frame':
-      return frameFacts();
-    case 'hit': {
-      const hit = elementAt(request.x, request.y);
-      return labelled(hit, request) ?? hit;
-    }
-    case 'inspect':
-      return inspect(request.element, request.point, request.outerOpacity);
-    case 'type':
-      return type(request);
-  }
+  return {
+    frame: frameFacts,
+    locate({ point, outerOpacity }) {
+      const hit = elementAt(point.x, point.y);
+      const element = labelled(hit, point) ?? hit;
+      if (!element) return { library, frame: frameFacts(), element: null, facts: null };
+      located.set(++lastToken, element);
+      located.delete(lastToken - 16);
+      return { library, frame: frameFacts(), element: lastToken, facts: inspect(element, point, outerOpacity) };
+    },
+    element: (token) => located.get(token),
+    type,
+  };
 }
 
-// ---- The DOM, as far as pageScript uses it ----
+// ---- The DOM, as far as inPageLibrary uses it ----
 
 interface DomNode {
   nodeType: number;

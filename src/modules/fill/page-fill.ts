@@ -77,16 +77,13 @@ export function fillSecretAt(
     if (!source) return refuse(call, NO_VAULT);
     let located: Awaited<ReturnType<typeof locate>>;
     try {
-      located = await locate(page, request.x, request.y);
+      // A frame below one the fill would refuse is not entered.
+      located = await locate(page, request.x, request.y, (chain) => !('reason' in judgeChain(chain)));
     } catch (err) {
       if (err instanceof PageChanged) return refuse(call, notLanded(false, 'The page navigated while Sesame was looking at it'));
       throw err;
     }
-    try {
-      return await fillLocated(call, source, located.chain, located.target);
-    } finally {
-      await located.target?.element.dispose().catch(() => undefined);
-    }
+    return fillLocated(call, source, located.chain, located.target);
   });
 }
 
@@ -115,7 +112,8 @@ async function fillLocated(call: FillCall, source: SecretSource, chain: FrameFac
   if (facts.notEditable) return refuse(call, notEditable(facts.notEditable, request.x, request.y));
   if (target.hiddenFrame) return refuse(call, notVisible(target.hiddenFrame, true));
   if (facts.hidden) return refuse(call, notVisible(facts.hidden));
-  if (!facts.formTargets.every((url) => formTargetAllowed(url, facts.frame.href, top))) return refuse(call, CROSS_SITE_FORM);
+  if (!facts.formTargets.every((url) => formTargetAllowed(url, (chain.at(-1) as FrameFacts).href, top)))
+    return refuse(call, CROSS_SITE_FORM);
   // Rule 7. `password` is always concealed: refuse before asking the vault anything.
   const concealedRefusal = !facts.passwordInput ? NOT_A_PASSWORD_INPUT : facts.newPassword ? NEW_PASSWORD_FIELD : undefined;
   if (concealedRefusal && normalizeFieldName(request.field) === 'password') return refuse(call, concealedRefusal);

@@ -4,12 +4,12 @@
 // Playwright's default context, so Playwright's own grouping is not used. Kept in memory, keyed by
 // the browser connection, so everything remembered goes away with it.
 import type { Page } from 'playwright-core';
+import { pageLink } from './page-driver.js';
 
 const MAX_REMEMBERED_ORIGINS = 1_000;
 const MAX_REMEMBERED_SESSIONS = 1_000;
 
 const sessions = new WeakMap<object, Map<string, Map<string, string>>>();
-const contextIds = new WeakMap<Page, string>();
 
 export async function rememberedItem(page: Page, sourceId: string, origin: string): Promise<string | undefined> {
   return (await sessionMemory(page)).get(`${sourceId} ${origin}`);
@@ -41,15 +41,5 @@ async function sessionMemory(page: Page): Promise<Map<string, string>> {
 }
 
 async function browserContextId(page: Page): Promise<string> {
-  const known = contextIds.get(page);
-  if (known) return known;
-  const session = await page.context().newCDPSession(page);
-  try {
-    const { targetInfo } = (await session.send('Target.getTargetInfo')) as { targetInfo: { browserContextId?: string } };
-    const id = targetInfo.browserContextId ?? 'default';
-    contextIds.set(page, id);
-    return id;
-  } finally {
-    await session.detach().catch(() => undefined);
-  }
+  return (await pageLink(page)).browserContextId;
 }
