@@ -296,7 +296,7 @@ describe('fill_secret_at on hostile pages', () => {
         await show(LOGIN, '/r3/liar-host', `<h1>Comments</h1>${markup}`);
         const framed = frame('#frame');
         await framed.locator('#password').waitFor();
-        expect(await framed.locator('#password').evaluate(() => self.origin)).not.toBe('null'); // the lie works in its own world
+        expect(await framed.locator('#password').evaluate(() => (globalThis as unknown as { origin: string }).origin)).not.toBe('null'); // the lie works in its own world
         expect(await fill(framed.locator('#password'), 'password')).toEqual(refused('cross_site_frame', 'password'));
         await settle();
         expect(await framed.locator('#password').inputValue()).toBe('');
