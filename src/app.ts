@@ -7,28 +7,17 @@ import type { Config } from './config.js';
 import type { Envelope } from './crypto/envelope.js';
 import type { TlsFiles } from './crypto/tls.js';
 import type { Database } from './db/database.js';
-import { requireAuthentication } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
-import { createIdempotencyStore } from './http/idempotency.js';
 import { createLoggerOptions, errorForLog, registerRequestLogging } from './http/logging.js';
-import { createCounterStore, createRateLimiter, registerRateLimit } from './http/rate-limit.js';
 import { registerValidation } from './http/validation.js';
 import { defaultMetrics, type MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
-import { createAuditRepo } from './modules/audit/audit.repo.js';
-import { auditRoutes } from './modules/audit/audit.routes.js';
-import { createAuditService } from './modules/audit/audit.service.js';
-import { createAuthRepo } from './modules/auth/auth.repo.js';
-import { createAuthService } from './modules/auth/auth.service.js';
-import { createCdpAllowList, createCdpPool } from './modules/fill/cdp.js';
-import { fillRoutes } from './modules/fill/fill.routes.js';
-import { createFillService } from './modules/fill/fill.service.js';
-import { createFieldCache } from './modules/fill/vault-source.js';
-import { createGrantRepo } from './modules/grants/grants.repo.js';
-import { grantRoutes } from './modules/grants/grants.routes.js';
-import { createGrantService } from './modules/grants/grants.service.js';
-import { createVaultRepo } from './modules/vaults/vaults.repo.js';
-import { vaultRoutes } from './modules/vaults/vaults.routes.js';
-import { createVaultService } from './modules/vaults/vaults.service.js';
+import { createAuditModule } from './modules/audit/index.js';
+import { createAuthModule } from './modules/auth/index.js';
+import { createFillModule } from './modules/fill/index.js';
+import { createGrantsModule } from './modules/grants/index.js';
+import { createIdempotencyModule } from './modules/idempotency/index.js';
+import { createRateLimitModule } from './modules/rate-limit/index.js';
+import { createVaultsModule } from './modules/vaults/index.js';
 import type { SecretsProvider } from './providers/provider.js';
 
 export interface AppDeps {
@@ -42,8 +31,6 @@ export interface AppDeps {
   /** Served at GET /metrics (default: the process's registry, where the provider counts its calls). */
   metrics?: MetricsRegistry;
 }
-
-const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -61,7 +48,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   registerErrorHandling(app);
   registerValidation(app);
-  registerRequestLogging(app);
+  registerRequestLogging(app, (request) => ({ org_id: request.caller?.orgId }));
 
   await app.register(swagger, {
     openapi: {
@@ -75,31 +62,35 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
   });
 
-  const authService = createAuthService({ repo: createAuthRepo(deps.database.db) });
-  const vaultRepo = createVaultRepo(deps.database.db);
-  const vaultExists = async (orgId: string, id: string) => (await vaultRepo.find(orgId, id)) !== undefined;
-  const audit = createAuditService({ repo: createAuditRepo(deps.database.db), vaultExists });
-  const vaultService = createVaultService({ repo: vaultRepo, envelope: deps.envelope, provider: deps.provider, audit });
-  const grantService = createGrantService({ repo: createGrantRepo(deps.database.db), vaultExists, audit });
-  const browsers = createCdpPool({ timeoutMs: config.cdpTimeoutMs });
-  app.addHook('onClose', () => browsers.close());
-  const fillService = createFillService({
-    vaults: vaultRepo,
+  const { db } = deps.database;
+  const warn = (message: string) => (err: Error) => app.log.warn({ err: errorForLog(err) }, message);
+  const auth = createAuthModule({ db });
+  const idempotency = createIdempotencyModule({ db, ttlMs: config.idempotencyTtlMs, onPurgeError: warn('idempotency purge failed') });
+  // The trail and grants ask whether a vault exists; the vaults module records into the trail.
+  const vaultExists = (orgId: string, vaultId: string) => vaults.exists(orgId, vaultId);
+  const audit = createAuditModule({ db, vaultExists });
+  const vaults = createVaultsModule({
+    db,
     envelope: deps.envelope,
     provider: deps.provider,
-    grants: grantService,
-    audit,
-    browsers,
-    allowList: createCdpAllowList(config.cdpAllow),
-    fieldCache: createFieldCache(),
-    timeoutMs: config.cdpTimeoutMs,
+    audit: audit.service,
+    idempotency: idempotency.store,
   });
-  const idempotency = createIdempotencyStore(deps.database.db, { ttlMs: config.idempotencyTtlMs });
-  const rateLimiter = createRateLimiter(createCounterStore(deps.database.db), config.rateLimit, {
-    onSyncError: (err) =>
-      app.log.warn({ err: errorForLog(err) }, 'rate-limit counters not synced; counting locally until the database answers'),
+  const grants = createGrantsModule({ db, audit: audit.service, vaultExists });
+  const fill = createFillModule({
+    vaults: vaults.service,
+    grants: grants.service,
+    audit: audit.service,
+    provider: deps.provider,
+    cdpAllow: config.cdpAllow,
+    cdpTimeoutMs: config.cdpTimeoutMs,
   });
-  app.addHook('onClose', () => rateLimiter.close());
+  const rateLimit = createRateLimitModule({
+    db,
+    settings: config.rateLimit,
+    onSyncError: warn('rate-limit counters not synced; counting locally until the database answers'),
+  });
+  for (const module of [fill, rateLimit, idempotency]) app.addHook('onClose', () => module.close());
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
@@ -117,12 +108,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(
     async (api) => {
-      requireAuthentication(api, authService, config.authMode, grantService);
-      registerRateLimit(api, rateLimiter, config.rateLimit);
-      await api.register(vaultRoutes(vaultService, idempotency));
-      await api.register(grantRoutes(grantService));
-      await api.register(auditRoutes(audit));
-      await api.register(fillRoutes(fillService));
+      auth.register(api, { mode: config.authMode, grants: grants.authenticate });
+      rateLimit.register(api);
+      for (const module of [vaults, grants, audit, fill]) await api.register(module.routes);
     },
     { prefix: '/api/v2' },
   );
@@ -135,12 +123,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.addHook('onSend', async (_request, reply) => {
     if (draining) reply.header('connection', 'close');
   });
-
-  const purge = setInterval(() => {
-    idempotency.purgeExpired().catch((err: Error) => app.log.warn({ err: errorForLog(err) }, 'idempotency purge failed'));
-  }, IDEMPOTENCY_PURGE_INTERVAL_MS);
-  purge.unref();
-  app.addHook('onClose', async () => clearInterval(purge));
 
   return app;
 }

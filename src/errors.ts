@@ -1,57 +1,111 @@
-// Domain errors. Services throw these; the one HTTP error handler (src/http/errors.ts) turns them
-// into a status and a body. Messages are written for the API caller and never carry a secret.
+// The domain error catalogue: every way a service can fail a request, as a closed set of codes,
+// each with the data the edge needs and the sentence it says. Services throw DomainError and know
+// nothing of HTTP; http/errors.ts holds the one table that turns a code into a status, headers and
+// (for a 422) the place in the request it is about.
+// Data never carries a secret: a token is never part of it, values only where the caller sent them
+// and the API echoes them (a vault name, an op_vault_id, a cdp_endpoint).
 
-/** One entry of the Pydantic-v2-shaped 422 list. */
-export interface ValidationIssue {
-  type: string;
-  loc: (string | number)[];
-  msg: string;
-  input: unknown;
-  ctx?: Record<string, unknown>;
+/** Which request field a refusal of the provider is about. */
+export type ProviderField = 'token' | 'op_vault_id';
+
+/** Why an allowed_domains entry was refused. */
+export interface DomainProblem {
+  index: number;
+  input: string;
+  problem: 'not_a_host' | 'public_suffix';
+  /** The normalised host, for `public_suffix`. */
+  host?: string;
 }
 
-/** A 4xx/5xx with a `{"detail": "..."}` body. */
-export class HttpError extends Error {
-  override readonly name = 'HttpError';
-  constructor(
-    readonly statusCode: number,
-    readonly detail: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(detail);
-  }
+export interface ErrorData {
+  authentication_required: Record<string, never>;
+  /** Trusted-gateway mode: X-User-Org is present but not a UUID. */
+  invalid_org_id: Record<string, never>;
+  rate_limited: { limit: number; windowSeconds: number; retryAfterSeconds: number };
+  organization_not_found: { orgId: string };
+  vault_not_found: Record<string, never>;
+  grant_not_found: Record<string, never>;
+  vault_name_taken: { name: string };
+  /** A rotation or re-point changed the vault while this request ran, more often than it retries. */
+  concurrent_change: Record<string, never>;
+  /** The token is not shaped like a service account token (checked locally). */
+  token_malformed: { reason: string };
+  /** The provider refused the token (invalid, revoked, expired). */
+  token_rejected: { field: ProviderField; opVaultId: string };
+  /** The token works but cannot read this 1Password vault. */
+  vault_inaccessible: { field: ProviderField; opVaultId: string };
+  /** The provider could not answer; nothing was changed. */
+  provider_unavailable: { reason: string; retryAfterSeconds: number };
+  /** The stored token no longer decrypts (its master key is gone, or the row was copied or changed). */
+  undecryptable: Record<string, never>;
+  idempotency_key_reused: Record<string, never>;
+  idempotency_in_progress: Record<string, never>;
+  database_unavailable: Record<string, never>;
+  invalid_allowed_domains: { problems: DomainProblem[] };
+  /** cdp_endpoint is outside SESAME_CDP_ALLOW; refused before any connection. */
+  cdp_not_allowed: { endpoint: string };
+  /** The browser has no page to act on as asked (none, several, no such target_id). */
+  page_not_found: { message: string };
+  browser_unreachable: { message: string };
+  browser_timeout: { message: string };
+  browser_gone: { message: string };
 }
 
-/** A 422 listing every problem found in the request. */
-export class ValidationError extends Error {
-  override readonly name = 'ValidationError';
-  constructor(readonly issues: ValidationIssue[]) {
-    super(`${issues.length} validation error(s)`);
-  }
-}
+export type ErrorCode = keyof ErrorData;
 
-export const vaultNotFound = () => new HttpError(404, 'Vault not found');
-
-export const vaultNameTaken = (name: string) => new HttpError(409, `A vault named '${name}' already exists in this organization`);
-
-export const authenticationRequired = () => new HttpError(401, 'Authentication required', { 'www-authenticate': 'Bearer' });
-
-/** Trusted-gateway mode: the X-User-Org header is present but not a UUID (the hosted API's wording). */
-export const invalidUserOrOrgId = () => new HttpError(400, 'Invalid user or org ID');
-
-/** The provider could not answer; nothing was written and a retry is safe. */
-export const providerUnavailable = (reason: string, retryAfterSeconds: number) =>
-  new HttpError(503, `1Password is unavailable: ${reason}. Nothing was changed; retry later.`, {
-    'retry-after': String(retryAfterSeconds),
-  });
-
-export const databaseUnavailable = () =>
-  new HttpError(503, 'The database is unavailable. Nothing was changed; retry later.', { 'retry-after': '5' });
-
-/** The credential (API key or grant) used up its request budget; nothing was done. */
-export const tooManyRequests = (limit: number, windowSeconds: number, retryAfterSeconds: number) =>
-  new HttpError(
-    429,
+/** What each code says, in one sentence a person can act on (the `detail` of a {"detail": …} answer, or the `msg` of a 422 entry). */
+const MESSAGES: { [C in ErrorCode]: (data: ErrorData[C]) => string } = {
+  authentication_required: () => 'Authentication required',
+  // The hosted API's wording.
+  invalid_org_id: () => 'Invalid user or org ID',
+  rate_limited: ({ limit, windowSeconds, retryAfterSeconds }) =>
     `Too many requests: this credential may make ${limit} requests per ${windowSeconds} s. Nothing was done; retry in ${retryAfterSeconds} s.`,
-    { 'retry-after': String(retryAfterSeconds) },
-  );
+  organization_not_found: ({ orgId }) => `No organization with id ${orgId}`,
+  vault_not_found: () => 'Vault not found',
+  grant_not_found: () => 'Grant not found',
+  vault_name_taken: ({ name }) => `A vault named '${name}' already exists in this organization`,
+  concurrent_change: () => 'The vault was changed by another request while this one ran; retry',
+  token_malformed: ({ reason }) => `Value is not a 1Password service account token (${reason})`,
+  token_rejected: ({ field }) =>
+    field === 'token'
+      ? '1Password rejected the service account token'
+      : '1Password rejected the stored service account token; rotate it with PUT /api/v2/vaults/{vault_id}/token',
+  vault_inaccessible: ({ opVaultId }) => `This service account token cannot access 1Password vault '${opVaultId}'`,
+  provider_unavailable: ({ reason }) => `1Password is unavailable: ${reason}. Nothing was changed; retry later.`,
+  undecryptable: () =>
+    'The stored token cannot be decrypted, so the new op_vault_id cannot be checked; rotate the token with PUT /api/v2/vaults/{vault_id}/token first',
+  idempotency_key_reused: () => 'Idempotency-Key was already used with a different request body',
+  idempotency_in_progress: () => 'A request with this Idempotency-Key is still in progress; retry shortly',
+  database_unavailable: () => 'The database is unavailable. Nothing was changed; retry later.',
+  invalid_allowed_domains: ({ problems }) =>
+    `${problems.length} allowed_domains entr${problems.length === 1 ? 'y is' : 'ies are'} not a domain`,
+  cdp_not_allowed: () => 'Value error, cdp_endpoint is not allowed by this server (SESAME_CDP_ALLOW)',
+  page_not_found: ({ message }) => `Value error, ${message}`,
+  browser_unreachable: ({ message }) => message,
+  browser_timeout: ({ message }) => message,
+  browser_gone: ({ message }) => message,
+};
+
+type DataArgument<C extends ErrorCode> = Record<string, never> extends ErrorData[C] ? [data?: ErrorData[C]] : [data: ErrorData[C]];
+
+export class DomainError<C extends ErrorCode = ErrorCode> extends Error {
+  override readonly name = 'DomainError';
+  readonly data: ErrorData[C];
+
+  constructor(
+    readonly code: C,
+    ...[data]: DataArgument<C>
+  ) {
+    const values = (data ?? {}) as ErrorData[C];
+    super(MESSAGES[code](values));
+    this.data = values;
+  }
+
+  /** Narrows to one code. */
+  is<K extends ErrorCode>(code: K): this is DomainError<K> {
+    return (this.code as ErrorCode) === code;
+  }
+}
+
+export const isDomainError = <C extends ErrorCode>(err: unknown, code?: C): err is DomainError<C> =>
+  err instanceof DomainError && (code === undefined || err.code === code);

@@ -20,8 +20,7 @@ import { openDatabase } from '../src/db/database.js';
 import { scriptedAgent } from '../src/demo/agent.js';
 import { launchChromium } from '../src/demo/chromium.js';
 import { HOSTS, startSite } from '../src/demo/site.js';
-import { createAuthRepo } from '../src/modules/auth/auth.repo.js';
-import { createAuthService } from '../src/modules/auth/auth.service.js';
+import { createAuthModule } from '../src/modules/auth/index.js';
 import { encodeToken, fakeTokenPayload } from '../src/providers/onepassword/fake-token.js';
 import { encodedForms, findCanaries, pgDump, responseText, sqliteFilesText, tokenForms } from './helpers/canary.js';
 import { BIN, serve as spawnServe } from './helpers/cluster.js';
@@ -138,7 +137,7 @@ describe.each(DIALECTS)('canary leak suite (%s)', (dialect) => {
     const keyA: string = (await sesame(['api-key', 'create', '--org', orgA.id])).key;
     // The other credentials are made as those commands make them, without paying for more processes.
     const operator = openDatabase(loadConfig(env).database);
-    const auth = createAuthService({ repo: createAuthRepo(operator.db) });
+    const auth = createAuthModule({ db: operator.db }).service;
     const orgB = await auth.createOrganization('canary-b');
     const keyB = (await auth.issueApiKey(orgB.id)).key;
     const revokedKey = await auth.issueApiKey(orgA.id);

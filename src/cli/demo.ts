@@ -13,8 +13,7 @@ import type { Config } from '../config.js';
 import { scriptedAgent } from '../demo/agent.js';
 import { launchChromium } from '../demo/chromium.js';
 import { startSite } from '../demo/site.js';
-import { createAuthRepo } from '../modules/auth/auth.repo.js';
-import { createAuthService } from '../modules/auth/auth.service.js';
+import { createAuthModule } from '../modules/auth/index.js';
 import { startServer } from './serve.js';
 
 /** The fixture shipped in the repository: one vault, one login for http://app.localhost (any port). */
@@ -74,7 +73,7 @@ export async function demoCommand(config: Config, say: (line: string) => void): 
     cleanup.unshift(() => chrome.close());
     step(`headless Chromium with DevTools on ${chrome.cdpEndpoint}`);
 
-    const auth = createAuthService({ repo: createAuthRepo(server.database.db) });
+    const auth = createAuthModule({ db: server.database.db }).service;
     const org = await auth.createOrganization('demo');
     const { key } = await auth.issueApiKey(org.id, 'demo');
     const api = async (method: string, path: string, body?: unknown) => {

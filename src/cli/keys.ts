@@ -14,8 +14,7 @@ import {
   withoutKey,
 } from '../crypto/keyring.js';
 import type { Database } from '../db/database.js';
-import { createVaultRepo } from '../modules/vaults/vaults.repo.js';
-import { createKeyMaintenance, type RewrapOptions, type RewrapProgress, type VerifyReport } from '../modules/vaults/vaults.rewrap.js';
+import { createKeyMaintenance, type RewrapOptions, type RewrapProgress, type VerifyReport } from '../modules/vaults/index.js';
 import { say, withDatabase } from './runtime.js';
 
 export interface KeyListResult {
@@ -51,7 +50,7 @@ function changeKeys(config: Config, change: (keyring: Keyring) => Keyring): KeyL
 }
 
 function keyMaintenance(keyring: Keyring, database: Database) {
-  return createKeyMaintenance({ repo: createVaultRepo(database.db), envelope: createEnvelope(keyring) });
+  return createKeyMaintenance({ db: database.db, envelope: createEnvelope(keyring) });
 }
 
 /** Adds a freshly generated current key (id `kN`, or `id`); older keys stay so existing records still open. */
@@ -96,7 +95,7 @@ export async function verifyKeysCommand(config: Config): Promise<VerifyReport & 
 /** Removes a non-current key, refusing while any record is still wrapped by it. */
 export function retireKeyCommand(config: Config, id: string): Promise<KeyListResult> {
   return withDatabase(config, async (database) => {
-    const inUse = (await createVaultRepo(database.db).countByKeyId())[id] ?? 0;
+    const inUse = (await keyMaintenance(configuredKeyring(config), database).usage())[id] ?? 0;
     if (inUse > 0) throw new Error(`master key '${id}' still wraps ${inUse} stored token(s): run sesame keys rewrap first`);
     return changeKeys(config, (keyring) => withoutKey(keyring, id));
   });

@@ -10,9 +10,8 @@ import type { Keyring } from '../crypto/keyring.js';
 import { loadTlsFiles } from '../crypto/tls.js';
 import { type Database, migrate, openDatabase } from '../db/database.js';
 import { errorForLog } from '../http/logging.js';
-import { createAuthRepo } from '../modules/auth/auth.repo.js';
-import { createAuthService } from '../modules/auth/auth.service.js';
-import { createVaultRepo } from '../modules/vaults/vaults.repo.js';
+import { createAuthModule } from '../modules/auth/index.js';
+import { createKeyMaintenance } from '../modules/vaults/index.js';
 import { withBudget } from '../providers/budget.js';
 import { createProvider } from '../providers/index.js';
 import type { SecretsProvider } from '../providers/provider.js';
@@ -129,7 +128,7 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
  * decrypted: a key was removed too early) or by an older key (a rewrap is pending). Ids only.
  */
 async function reportKeyUsage(app: FastifyInstance, database: Database, keyring: Keyring): Promise<void> {
-  const byKey = Object.entries(await createVaultRepo(database.db).countByKeyId());
+  const byKey = Object.entries(await createKeyMaintenance({ db: database.db, envelope: createEnvelope(keyring) }).usage());
   for (const [keyId, vaults] of byKey.filter(([id]) => !keyring.get(id))) {
     app.log.error(
       { key_id: keyId, vaults },
@@ -152,7 +151,7 @@ async function reportKeyUsage(app: FastifyInstance, database: Database, keyring:
  */
 async function bootstrapFirstKey(config: Config, database: Database): Promise<void> {
   if (config.database.dialect !== 'sqlite') return;
-  const auth = createAuthService({ repo: createAuthRepo(database.db) });
+  const auth = createAuthModule({ db: database.db }).service;
   if ((await auth.countOrganizations()) > 0) return;
   const org = await auth.createOrganization('default');
   const issued = await auth.issueApiKey(org.id, 'first key');

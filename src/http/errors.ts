@@ -1,9 +1,82 @@
-// The one place where errors become HTTP answers: the 422 list shape for validation, {"detail": …}
-// for everything else, 404/405 for unknown routes, and no internals in any 5xx body.
+// The one place where errors become HTTP answers: the table from domain error codes to status,
+// headers and body, the 422 list shape for validation, {"detail": …} for everything else, 404/405
+// for unknown routes, and no internals in any 5xx body.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.js';
-import { databaseUnavailable, HttpError, ValidationError } from '../errors.js';
+import { DomainError, type ErrorCode, type ErrorData, type ProviderField } from '../errors.js';
 import { errorForLog } from './logging.js';
+import { TOKEN_MASK } from './redact.js';
+import { ValidationError, type ValidationIssue } from './validation.js';
+
+/** How a code is answered: its status, its headers, and for a 422 the entries of the list (built around the error's sentence). */
+interface Answer<C extends ErrorCode> {
+  status: number;
+  headers?: (data: ErrorData[C]) => Record<string, string>;
+  issues?: (data: ErrorData[C], msg: string) => ValidationIssue[];
+}
+
+const TOKEN_LOC = ['body', 'token'];
+const LOC: Record<ProviderField, string[]> = { token: TOKEN_LOC, op_vault_id: ['body', 'provider_config', 'op_vault_id'] };
+const retryAfter = (seconds: number) => ({ 'retry-after': String(seconds) });
+/** A provider's refusal, at the request field it is about; a token is never echoed. */
+const providerRejected = ({ field, opVaultId }: { field: ProviderField; opVaultId: string }, msg: string): ValidationIssue[] => [
+  { type: 'provider_rejected', loc: LOC[field], msg, input: field === 'token' ? TOKEN_MASK : opVaultId },
+];
+
+/** Every domain error code and how it is answered. */
+const ANSWERS: { [C in ErrorCode]: Answer<C> } = {
+  authentication_required: { status: 401, headers: () => ({ 'www-authenticate': 'Bearer' }) },
+  invalid_org_id: { status: 400 },
+  rate_limited: { status: 429, headers: ({ retryAfterSeconds }) => retryAfter(retryAfterSeconds) },
+  organization_not_found: { status: 404 },
+  vault_not_found: { status: 404 },
+  grant_not_found: { status: 404 },
+  vault_name_taken: { status: 409 },
+  concurrent_change: { status: 409 },
+  token_malformed: { status: 422, issues: (_, msg) => [{ type: 'token_format', loc: TOKEN_LOC, msg, input: TOKEN_MASK }] },
+  token_rejected: { status: 422, issues: providerRejected },
+  vault_inaccessible: { status: 422, issues: providerRejected },
+  provider_unavailable: { status: 503, headers: ({ retryAfterSeconds }) => retryAfter(retryAfterSeconds) },
+  undecryptable: { status: 409 },
+  idempotency_key_reused: { status: 422 },
+  idempotency_in_progress: { status: 409, headers: () => retryAfter(1) },
+  database_unavailable: { status: 503, headers: () => retryAfter(5) },
+  invalid_allowed_domains: {
+    status: 422,
+    issues: ({ problems }) =>
+      problems.map(({ index, input, problem, host }) => ({
+        type: 'value_error',
+        loc: ['body', 'allowed_domains', index],
+        msg:
+          problem === 'public_suffix'
+            ? `Value error, '${host}' is a public suffix; name a domain that one owner controls`
+            : 'Value error, expected a host name such as example.com, without scheme, port or path',
+        input,
+      })),
+  },
+  cdp_not_allowed: {
+    status: 422,
+    issues: ({ endpoint }, msg) => [{ type: 'value_error', loc: ['body', 'cdp_endpoint'], msg, input: endpoint }],
+  },
+  page_not_found: { status: 422, issues: (_, msg) => [{ type: 'value_error', loc: ['body', 'target_id'], msg, input: null }] },
+  browser_unreachable: { status: 502 },
+  browser_timeout: { status: 504 },
+  browser_gone: { status: 502 },
+};
+
+/** The answer to a domain error: status, headers and the body's `detail` (its sentence, or the 422 list). */
+export function answerFor(error: DomainError): { status: number; headers: Record<string, string>; detail: string | ValidationIssue[] } {
+  const answer = ANSWERS[error.code] as Answer<ErrorCode>;
+  return {
+    status: answer.status,
+    headers: answer.headers?.(error.data) ?? {},
+    detail: answer.issues?.(error.data, error.message) ?? error.message,
+  };
+}
+
+function send(reply: FastifyReply, { status, detail, headers }: ReturnType<typeof answerFor>) {
+  return reply.code(status).headers(headers).send({ detail });
+}
 
 const DETAIL_BY_STATUS: Record<number, string> = {
   400: 'The request could not be read',
@@ -28,15 +101,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler(async (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ValidationError) return reply.code(422).send({ detail: error.issues });
-    if (error instanceof HttpError) return reply.code(error.statusCode).headers(error.headers).send({ detail: error.detail });
+    if (error instanceof DomainError) return send(reply, answerFor(error));
     const status = (error as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send({ detail: DETAIL_BY_STATUS[status] ?? 'The request could not be processed' });
     }
     if (isDatabaseUnavailable(error)) {
       request.log.error({ err: errorForLog(error) }, 'database unavailable');
-      const unavailable = databaseUnavailable();
-      return reply.code(503).headers(unavailable.headers).send({ detail: unavailable.detail });
+      return send(reply, answerFor(new DomainError('database_unavailable')));
     }
     request.log.error({ err: errorForLog(error) }, 'unhandled error');
     return reply.code(500).send({ detail: 'Internal server error' });

@@ -3,8 +3,24 @@
 // body), so the route schemas are compiled here and checked together in one preValidation step.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { ValidationError, type ValidationIssue } from '../errors.js';
 import { redactInput, TOKEN_MASK } from './redact.js';
+
+/** One entry of the Pydantic-v2-shaped 422 list. */
+export interface ValidationIssue {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input: unknown;
+  ctx?: Record<string, unknown>;
+}
+
+/** A request that does not fit its route's schemas: a 422 listing every problem found. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(readonly issues: ValidationIssue[]) {
+    super(`${issues.length} validation error(s)`);
+  }
+}
 
 type Part = 'path' | 'query' | 'header' | 'body';
 

@@ -44,6 +44,66 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * How each kind reads, in one table: `message` is the ProviderError's own (safe to log), `summary`
+ * is what a person is told (a health answer, a 503), `fill` what an agent is told when a fill needs
+ * the provider and it fails.
+ */
+export const PROVIDER_ERRORS: Readonly<
+  Record<ProviderErrorKind, { message: string; summary: (opVaultId: string) => string; fill: string }>
+> = {
+  token_malformed: {
+    message: 'the token is not a well-formed service account token',
+    summary: () => 'invalid service account token',
+    fill: "1Password rejected the vault's token; an administrator must rotate it.",
+  },
+  token_rejected: {
+    message: '1Password rejected the service account token',
+    summary: () => 'invalid service account token',
+    fill: "1Password rejected the vault's token; an administrator must rotate it.",
+  },
+  vault_inaccessible: {
+    message: 'the service account cannot access this vault',
+    summary: (opVaultId) => `this token cannot access vault '${opVaultId}'`,
+    fill: "The vault's token cannot read its 1Password vault any more.",
+  },
+  item_not_found: {
+    message: 'the item does not exist or cannot be read',
+    summary: () => 'item not found',
+    fill: 'The matching item changed in the vault while filling; retry.',
+  },
+  rate_limited: {
+    message: "1Password's request limit for this service account is reached",
+    summary: () => 'rate limited',
+    fill: '1Password is rate limiting this vault; retry later.',
+  },
+  unavailable: {
+    message: '1Password could not be reached',
+    summary: () => 'unreachable',
+    fill: '1Password could not be reached; retry shortly.',
+  },
+  timeout: {
+    message: 'the 1Password call did not finish before its deadline',
+    summary: () => 'timed out',
+    fill: '1Password could not be reached; retry shortly.',
+  },
+  internal: {
+    message: 'unexpected error from 1Password',
+    summary: () => 'unexpected error',
+    fill: '1Password could not be reached; retry shortly.',
+  },
+};
+
+/** A ProviderError of `kind` with its fixed message. */
+export function providerError(kind: ProviderErrorKind, retryAfterSeconds?: number): ProviderError {
+  return new ProviderError(kind, PROVIDER_ERRORS[kind].message, retryAfterSeconds);
+}
+
+/** The local shape check's reason is a fixed string (token-format.ts), so it is safe to pass on. */
+export function malformedTokenError(reason: string): ProviderError {
+  return new ProviderError('token_malformed', `${PROVIDER_ERRORS.token_malformed.message}: ${reason}`);
+}
+
 export type TokenCheck = { ok: true } | { ok: false; reason: string };
 
 export type AutofillBehavior = 'AnywhereOnWebsite' | 'ExactDomain' | 'Never';

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseDatabaseUrl } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
-import { createAuthRepo } from '../../src/modules/auth/auth.repo.js';
-import { type AuthService, createAuthService } from '../../src/modules/auth/auth.service.js';
+import type { AuthService } from '../../src/modules/auth/auth.service.js';
+import { createAuthModule } from '../../src/modules/auth/index.js';
 import { TestFixture } from './fixture.js';
 import { createTestPostgres, type TestPostgres } from './postgres.js';
 import type { TestResponse } from './server.js';
@@ -137,7 +137,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 async function withAuth<T>(databaseUrl: string, action: (auth: AuthService) => Promise<T>): Promise<T> {
   const database = openDatabase(parseDatabaseUrl(databaseUrl));
   try {
-    return await action(createAuthService({ repo: createAuthRepo(database.db) }));
+    return await action(createAuthModule({ db: database.db }).service);
   } finally {
     await database.close();
   }

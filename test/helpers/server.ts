@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type RunningServer, startServer } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config.js';
-import { createAuthRepo } from '../../src/modules/auth/auth.repo.js';
-import { createAuthService } from '../../src/modules/auth/auth.service.js';
+import { createAuthModule } from '../../src/modules/auth/index.js';
 import type { SecretsProvider } from '../../src/providers/provider.js';
 import { TestFixture } from './fixture.js';
 import { createTestPostgres, type TestPostgres } from './postgres.js';
@@ -107,7 +106,7 @@ export async function startTestServer({
   });
   const server = await startServer(config, { logStream, bootstrap: false, provider: provider?.(fixture.path) });
   // Organizations and keys have no API yet: tests create them as the CLI does, through the service.
-  const auth = () => createAuthService({ repo: createAuthRepo(server.database.db) });
+  const auth = () => createAuthModule({ db: server.database.db }).service;
 
   return {
     url: server.url,

@@ -1,6 +1,7 @@
 // HTTP binding of the audit trail: GET /api/v2/vaults/{vault_id}/events.
 import type { FastifyInstance } from 'fastify';
-import { commonErrors, ErrorDetail, ListQuery, VaultParams } from '../vaults/vaults.schemas.js';
+import { commonErrors, ErrorDetail, ListQuery } from '../../http/schemas.js';
+import { VaultParams } from '../vaults/vaults.schemas.js';
 import { AuditEventList } from './audit.schemas.js';
 import type { AuditService } from './audit.service.js';
 
@@ -18,7 +19,7 @@ export function auditRoutes(service: AuditService) {
           response: { 200: AuditEventList, 404: ErrorDetail, ...commonErrors },
         },
       },
-      async (request) => service.list(request.principal.orgId, request.params.vault_id, request.query.limit, request.query.offset),
+      async (request) => service.list(request.caller, request.params.vault_id, request.query.limit, request.query.offset),
     );
   };
 }

@@ -2,16 +2,10 @@
 // page origin. Events never hold a value, a token or a full URL: `origin` is cut down to
 // scheme://host[:port] here, whatever the caller passes.
 import { randomBytes } from 'node:crypto';
-import { vaultNotFound } from '../../errors.js';
+import { DomainError } from '../../errors.js';
+import type { Caller } from '../auth/caller.js';
 import type { AuditEventRow, AuditRepo } from './audit.repo.js';
 import type { AuditEvent, AuditEventList } from './audit.schemas.js';
-
-/** The credential a caller used: recorded as the actor of what it did. */
-export interface Actor {
-  /** `gateway`: trusted-gateway mode, where requests carry no key of their own. */
-  type: 'api_key' | 'grant' | 'gateway';
-  id: string;
-}
 
 export type AuditAction =
   | 'list_secrets'
@@ -25,9 +19,9 @@ export type AuditAction =
   | 'grant.revoke';
 
 export interface AuditEntry {
-  orgId: string;
+  /** Who acted: the event belongs to their org, and their credential is its actor. */
+  caller: Caller;
   vaultId: string;
-  actor: Actor;
   action: AuditAction;
   /** A page or frame URL (or origin); only its origin is kept. */
   origin?: string | null;
@@ -55,11 +49,11 @@ export function createAuditService({ repo, vaultExists, now = () => new Date() }
     const at = now();
     return {
       id: timeOrderedId(at.getTime()),
-      org_id: entry.orgId,
+      org_id: entry.caller.orgId,
       vault_id: entry.vaultId,
       at: at.toISOString(),
-      actor_type: entry.actor.type,
-      actor_id: entry.actor.id,
+      actor_type: entry.caller.credential.type,
+      actor_id: entry.caller.credential.id,
       action: entry.action,
       origin: originOf(entry.origin),
       field: entry.field ?? null,
@@ -77,9 +71,9 @@ export function createAuditService({ repo, vaultExists, now = () => new Date() }
       await repo.insert(rowFor(entry));
     },
 
-    async list(orgId: string, vaultId: string, limit: number, offset: number): Promise<AuditEventList> {
+    async list({ orgId }: Caller, vaultId: string, limit: number, offset: number): Promise<AuditEventList> {
       const { total, rows } = await repo.list(orgId, vaultId, limit, offset);
-      if (total === 0 && !(await vaultExists(orgId, vaultId))) throw vaultNotFound();
+      if (total === 0 && !(await vaultExists(orgId, vaultId))) throw new DomainError('vault_not_found');
       return { total, limit, offset, events: rows.map(toEvent) };
     },
   };

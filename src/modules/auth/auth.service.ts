@@ -1,19 +1,15 @@
 // Issuing and checking API keys. A key is shown once; only its SHA-256 is stored. SHA-256 (not a slow
 // KDF) is right here: keys carry 256 bits of entropy, and a slow hash on every request would cap throughput.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DomainError } from '../../errors.js';
 import type { AuthRepo, Organization } from './auth.repo.js';
+import type { Caller } from './caller.js';
 
 /** Fixed, greppable prefix so secret scanners can spot a leaked key. */
 export const API_KEY_PREFIX = 'sesame_ak_';
 const API_KEY_PATTERN = /^sesame_ak_[A-Za-z0-9_-]{43}$/;
 
-export interface Principal {
-  orgId: string;
-  /** The API key id, recorded as the actor of audited actions; GATEWAY_ACTOR in trusted-gateway mode. */
-  keyId: string;
-}
-
-/** The actor of requests authenticated by a trusted gateway, which carry no API key. */
+/** The credential id of requests authenticated by a trusted gateway, which carry no API key. */
 export const GATEWAY_ACTOR = 'trusted-gateway';
 
 /** Org ids known to exist, so trusted-gateway requests do not write on every call; bounded against an endless stream of ids. */
@@ -23,10 +19,6 @@ export interface IssuedApiKey {
   id: string;
   org_id: string;
   key: string;
-}
-
-export class UnknownOrganizationError extends Error {
-  override readonly name = 'UnknownOrganizationError';
 }
 
 export function hashApiKey(key: string): string {
@@ -44,7 +36,7 @@ export function createAuthService({ repo, now = () => new Date() }: { repo: Auth
     },
 
     async issueApiKey(orgId: string, name?: string): Promise<IssuedApiKey> {
-      if (!(await repo.findOrganization(orgId))) throw new UnknownOrganizationError(`No organization with id ${orgId}`);
+      if (!(await repo.findOrganization(orgId))) throw new DomainError('organization_not_found', { orgId });
       const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
       const id = randomUUID();
       await repo.insertApiKey({
@@ -63,24 +55,24 @@ export function createAuthService({ repo, now = () => new Date() }: { repo: Auth
     },
 
     /** Resolves an `Authorization` header to its org, or undefined for anything that is not a live key. */
-    async authenticate(header: string | undefined): Promise<Principal | undefined> {
+    async authenticate(header: string | undefined): Promise<Caller | undefined> {
       const match = header && /^Bearer +(\S+) *$/i.exec(header);
       if (!match?.[1] || !API_KEY_PATTERN.test(match[1])) return undefined;
       const row = await repo.findActiveApiKey(hashApiKey(match[1]));
-      return row && { orgId: row.org_id, keyId: row.id };
+      return row && { orgId: row.org_id, credential: { type: 'api_key', id: row.id } };
     },
 
     /**
      * Trusted-gateway mode: the gateway is the source of truth for orgs, so an org id seen for the first
      * time is created (named after its id) rather than refused.
      */
-    async gatewayPrincipal(orgId: string): Promise<Principal> {
+    async gatewayCaller(orgId: string): Promise<Caller> {
       if (!knownOrgs.has(orgId)) {
         await repo.insertOrganizationIfMissing({ id: orgId, name: orgId, created_at: now().toISOString() });
         if (knownOrgs.size >= KNOWN_ORGS_LIMIT) knownOrgs.clear();
         knownOrgs.add(orgId);
       }
-      return { orgId, keyId: GATEWAY_ACTOR };
+      return { orgId, credential: { type: 'gateway', id: GATEWAY_ACTOR } };
     },
 
     countOrganizations: () => repo.countOrganizations(),

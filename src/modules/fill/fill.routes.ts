@@ -1,6 +1,7 @@
 // HTTP binding of the agent actions. Both accept the org's API key or a grant for this vault.
 import type { FastifyInstance } from 'fastify';
-import { commonErrors, ErrorDetail, VaultParams } from '../vaults/vaults.schemas.js';
+import { commonErrors, ErrorDetail } from '../../http/schemas.js';
+import { VaultParams } from '../vaults/vaults.schemas.js';
 import { FillAnswer, FillBody, ListSecretsAnswer, ListSecretsBody } from './fill.schemas.js';
 import type { FillService } from './fill.service.js';
 
@@ -28,7 +29,7 @@ export function fillRoutes(service: FillService) {
           response: { 200: ListSecretsAnswer, ...browserErrors, ...commonErrors },
         },
       },
-      async (request) => service.listSecrets(request.principal, request.params.vault_id, request.body),
+      async (request) => service.listSecrets(request.caller, request.params.vault_id, request.body),
     );
 
     app.post<{ Params: VaultParams; Body: FillBody }>(
@@ -44,7 +45,7 @@ export function fillRoutes(service: FillService) {
           response: { 200: FillAnswer, ...browserErrors, ...commonErrors },
         },
       },
-      async (request) => service.fill(request.principal, request.params.vault_id, request.body),
+      async (request) => service.fill(request.caller, request.params.vault_id, request.body),
     );
   };
 }

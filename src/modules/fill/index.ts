@@ -1,5 +1,7 @@
 // The fill logic as a library, for a runner that holds a Playwright Page: the same functions the
 // HTTP routes run after connecting over CDP.
+
+export { createFillModule, type FillModuleDeps } from './fill.module.js';
 export {
   BrowserError,
   type FillAnswer,

@@ -18,7 +18,7 @@ import {
   resolveFieldName,
   selectItem,
 } from '../../matching/index.js';
-import { type ItemOverview, ProviderError } from '../../providers/provider.js';
+import { type ItemOverview, PROVIDER_ERRORS, ProviderError } from '../../providers/provider.js';
 import {
   BrowserError,
   type FillAnswer,
@@ -290,21 +290,10 @@ async function readFillValue(source: SecretSource, item: ItemOverview, field: Ma
   return field.kind === 'totp' ? currentTotpCode(stored, options.clock) : stored;
 }
 
+/** A provider failure as the agent is told it: an item gone is no match; anything else, the provider is unavailable. */
 function sourceRefusal(err: unknown): Refusal | undefined {
   if (!(err instanceof ProviderError)) return undefined;
-  switch (err.kind) {
-    case 'item_not_found':
-      return { reason: 'no_match', detail: 'The matching item changed in the vault while filling; retry.' };
-    case 'token_malformed':
-    case 'token_rejected':
-      return { reason: 'provider_unavailable', detail: "1Password rejected the vault's token; an administrator must rotate it." };
-    case 'vault_inaccessible':
-      return { reason: 'provider_unavailable', detail: "The vault's token cannot read its 1Password vault any more." };
-    case 'rate_limited':
-      return { reason: 'provider_unavailable', detail: '1Password is rate limiting this vault; retry later.' };
-    default:
-      return { reason: 'provider_unavailable', detail: '1Password could not be reached; retry shortly.' };
-  }
+  return { reason: err.kind === 'item_not_found' ? 'no_match' : 'provider_unavailable', detail: PROVIDER_ERRORS[err.kind].fill };
 }
 
 /** The origin to report (answers, audit): the document's own, or null when it has none. */

@@ -3,6 +3,7 @@
 // state costs one item read (the value) plus the provider's item listing, which it caches briefly.
 import type { MatchableField } from '../../matching/index.js';
 import { type ItemOverview, ProviderError, type SecretsProvider } from '../../providers/provider.js';
+import type { OpenedVault } from '../vaults/vaults.service.js';
 import type { SecretSource } from './fill.types.js';
 
 /** Bounded, least-recently-used field metadata by item version. Holds no value. */
@@ -32,17 +33,15 @@ export function createFieldCache(limit = 5_000): FieldCache {
 
 export interface VaultSourceOptions {
   provider: SecretsProvider;
-  /** The vault config's id (Sesame's), which also scopes the cache. */
-  vaultId: string;
-  opVaultId: string;
-  /** Bumped on every rotation, so a new token never sees metadata read with the old one. */
-  tokenVersion: number;
+  /** The vault config: its id (Sesame's, which also scopes the cache), its 1Password vault, its token version. */
+  vault: Pick<OpenedVault, 'id' | 'opVaultId' | 'tokenVersion'>;
   /** The plaintext service account token, held only for this request. */
   token: string;
   cache: FieldCache;
 }
 
-export function vaultSecretSource({ provider, vaultId, opVaultId, tokenVersion, token, cache }: VaultSourceOptions): SecretSource {
+export function vaultSecretSource({ provider, vault, token, cache }: VaultSourceOptions): SecretSource {
+  const { id: vaultId, opVaultId, tokenVersion } = vault;
   // 1Password bumps updatedAt on every edit of an item, so a key with it never serves stale fields.
   const keyOf = (item: ItemOverview) => JSON.stringify([vaultId, opVaultId, tokenVersion, item.id, item.updatedAt]);
   return {

@@ -1,6 +1,7 @@
 // HTTP binding of grants: mint, list, revoke. API keys only (a grant cannot mint or see grants).
 import type { FastifyInstance } from 'fastify';
-import { commonErrors, ErrorDetail, ListQuery, VaultParams } from '../vaults/vaults.schemas.js';
+import { commonErrors, ErrorDetail, ListQuery } from '../../http/schemas.js';
+import { VaultParams } from '../vaults/vaults.schemas.js';
 import { CreatedGrant, CreateGrantBody, GrantList, GrantParams } from './grants.schemas.js';
 import type { GrantService } from './grants.service.js';
 
@@ -22,8 +23,7 @@ export function grantRoutes(service: GrantService) {
         },
       },
       async (request, reply) => {
-        const { orgId, actor } = request.principal;
-        const created = await service.mint(orgId, request.params.vault_id, actor, request.body);
+        const created = await service.mint(request.caller, request.params.vault_id, request.body);
         return reply.code(201).header('cache-control', 'no-store').send(created);
       },
     );
@@ -40,7 +40,7 @@ export function grantRoutes(service: GrantService) {
           response: { 200: GrantList, 404: ErrorDetail, ...commonErrors },
         },
       },
-      async (request) => service.list(request.principal.orgId, request.params.vault_id, request.query.limit, request.query.offset),
+      async (request) => service.list(request.caller, request.params.vault_id, request.query.limit, request.query.offset),
     );
 
     app.delete<{ Params: GrantParams }>(
@@ -55,8 +55,7 @@ export function grantRoutes(service: GrantService) {
         },
       },
       async (request, reply) => {
-        const { orgId, actor } = request.principal;
-        await service.revoke(orgId, request.params.vault_id, request.params.grant_id, actor);
+        await service.revoke(request.caller, request.params.vault_id, request.params.grant_id);
         return reply.code(204).send();
       },
     );

@@ -2,27 +2,17 @@
 // vault that can only list and fill secrets, optionally only on some domains and a number of
 // times. Shown once; only its SHA-256 is stored, as for API keys.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { HttpError, ValidationError, type ValidationIssue, vaultNotFound } from '../../errors.js';
+import { DomainError, type DomainProblem } from '../../errors.js';
 import { isPublicSuffix, normalizeHost } from '../../matching/index.js';
-import type { Actor, AuditRecorder } from '../audit/audit.service.js';
+import type { AuditRecorder } from '../audit/audit.service.js';
 import { hashApiKey } from '../auth/auth.service.js';
+import type { Caller, GrantScope } from '../auth/caller.js';
 import type { GrantRepo, GrantRow } from './grants.repo.js';
 import type { CreatedGrant, CreateGrantBody, Grant, GrantList } from './grants.schemas.js';
 
 /** Fixed, greppable prefix so secret scanners can spot a leaked grant. */
 export const GRANT_PREFIX = 'sesame_gr_';
 const BEARER_GRANT = /^Bearer +(sesame_gr_[A-Za-z0-9_-]{43}) *$/i;
-
-/** What a grant-authenticated request carries: enough to enforce the grant's limits. */
-export interface GrantPrincipal {
-  id: string;
-  orgId: string;
-  vaultId: string;
-  expiresAt: string;
-  /** Normalised hosts; null = any domain. */
-  allowedDomains: string[] | null;
-  maxFills: number | null;
-}
 
 export interface GrantServiceDeps {
   repo: GrantRepo;
@@ -31,11 +21,9 @@ export interface GrantServiceDeps {
   now?: () => Date;
 }
 
-export const grantNotFound = () => new HttpError(404, 'Grant not found');
-
 export function createGrantService({ repo, vaultExists, audit, now = () => new Date() }: GrantServiceDeps) {
   async function requireVault(orgId: string, vaultId: string): Promise<void> {
-    if (!(await vaultExists(orgId, vaultId))) throw vaultNotFound();
+    if (!(await vaultExists(orgId, vaultId))) throw new DomainError('vault_not_found');
   }
 
   function toGrant(row: GrantRow): Grant {
@@ -60,7 +48,8 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
   }
 
   return {
-    async mint(orgId: string, vaultId: string, actor: Actor, body: CreateGrantBody): Promise<CreatedGrant> {
+    async mint(caller: Caller, vaultId: string, body: CreateGrantBody): Promise<CreatedGrant> {
+      const { orgId } = caller;
       const allowedDomains = body.allowed_domains === undefined ? null : normalizeDomains(body.allowed_domains);
       await requireVault(orgId, vaultId);
       const grant = GRANT_PREFIX + randomBytes(32).toString('base64url');
@@ -70,7 +59,7 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
         org_id: orgId,
         vault_id: vaultId,
         token_hash: hashApiKey(grant),
-        created_by: actor.id,
+        created_by: caller.credential.id,
         created_at: created.toISOString(),
         expires_at: new Date(created.getTime() + body.expires_in * 1000).toISOString(),
         allowed_domains: allowedDomains && JSON.stringify(allowedDomains),
@@ -78,20 +67,20 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
         revoked_at: null,
       };
       await repo.insert(row);
-      await audit.record({ orgId, vaultId, actor, action: 'grant.create', outcome: 'ok' });
+      await audit.record({ caller, vaultId, action: 'grant.create', outcome: 'ok' });
       return { ...toGrant({ ...row, fills_used: 0 }), grant };
     },
 
-    async list(orgId: string, vaultId: string, limit: number, offset: number): Promise<GrantList> {
+    async list({ orgId }: Caller, vaultId: string, limit: number, offset: number): Promise<GrantList> {
       await requireVault(orgId, vaultId);
       const { total, rows } = await repo.list(orgId, vaultId, limit, offset);
       return { total, limit, offset, grants: rows.map(toGrant) };
     },
 
-    async revoke(orgId: string, vaultId: string, grantId: string, actor: Actor): Promise<void> {
-      await requireVault(orgId, vaultId);
-      if (!(await repo.revoke(orgId, vaultId, grantId, now().toISOString()))) throw grantNotFound();
-      await audit.record({ orgId, vaultId, actor, action: 'grant.revoke', outcome: 'ok' });
+    async revoke(caller: Caller, vaultId: string, grantId: string): Promise<void> {
+      await requireVault(caller.orgId, vaultId);
+      if (!(await repo.revoke(caller.orgId, vaultId, grantId, now().toISOString()))) throw new DomainError('grant_not_found');
+      await audit.record({ caller, vaultId, action: 'grant.revoke', outcome: 'ok' });
     },
 
     /**
@@ -99,32 +88,35 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
      * not an unrevoked grant. An expired grant still resolves, so the fill routes can answer
      * `grant_expired` rather than a bare 401.
      */
-    async authenticate(header: string | undefined): Promise<GrantPrincipal | undefined> {
+    async authenticate(header: string | undefined): Promise<Caller | undefined> {
       const match = header && BEARER_GRANT.exec(header);
       if (!match?.[1]) return undefined;
       const row = await repo.findUnrevoked(hashApiKey(match[1]));
       if (!row) return undefined;
       return {
-        id: row.id,
         orgId: row.org_id,
-        vaultId: row.vault_id,
-        expiresAt: row.expires_at,
-        allowedDomains: row.allowed_domains === null ? null : (JSON.parse(row.allowed_domains) as string[]),
-        maxFills: row.max_fills,
+        credential: { type: 'grant', id: row.id },
+        grant: {
+          id: row.id,
+          vaultId: row.vault_id,
+          expiresAt: row.expires_at,
+          allowedDomains: row.allowed_domains === null ? null : (JSON.parse(row.allowed_domains) as string[]),
+          maxFills: row.max_fills,
+        },
       };
     },
 
-    isExpired(grant: GrantPrincipal): boolean {
+    isExpired(grant: GrantScope): boolean {
       return grant.expiresAt <= now().toISOString();
     },
 
     /** Counts one fill; false when the grant expired, was revoked or has no fills left. */
-    reserveFill(grant: GrantPrincipal): Promise<boolean> {
-      return repo.reserveFill(grant.orgId, grant.id, now().toISOString());
+    reserveFill(orgId: string, grant: GrantScope): Promise<boolean> {
+      return repo.reserveFill(orgId, grant.id, now().toISOString());
     },
 
-    releaseFill(grant: GrantPrincipal): Promise<void> {
-      return repo.releaseFill(grant.orgId, grant.id);
+    releaseFill(orgId: string, grant: GrantScope): Promise<void> {
+      return repo.releaseFill(orgId, grant.id);
     },
   };
 }
@@ -132,23 +124,21 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
 export type GrantService = ReturnType<typeof createGrantService>;
 
 /** Whether a grant may act on a page or frame on `host` (normalised). */
-export function domainAllowed(grant: Pick<GrantPrincipal, 'allowedDomains'>, host: string): boolean {
+export function domainAllowed(grant: Pick<GrantScope, 'allowedDomains'>, host: string): boolean {
   return grant.allowedDomains === null || grant.allowedDomains.some((domain) => host === domain || host.endsWith(`.${domain}`));
 }
 
 /** Lower-cased IDNA hosts without duplicates; a scheme, port, path or public suffix is a 422. */
 function normalizeDomains(domains: string[]): string[] {
-  const issues: ValidationIssue[] = [];
+  const problems: DomainProblem[] = [];
   const hosts = new Set<string>();
-  const refuse = (i: number, msg: string) =>
-    issues.push({ type: 'value_error', loc: ['body', 'allowed_domains', i], msg, input: domains[i] });
-  for (const [i, domain] of domains.entries()) {
+  for (const [index, input] of domains.entries()) {
     // "*.example.com" says what an entry means anyway: the domain and its subdomains.
-    const host = normalizeHost(domain.replace(/^\*\./, ''));
-    if (!host) refuse(i, 'Value error, expected a host name such as example.com, without scheme, port or path');
-    else if (isPublicSuffix(host)) refuse(i, `Value error, '${host.host}' is a public suffix; name a domain that one owner controls`);
+    const host = normalizeHost(input.replace(/^\*\./, ''));
+    if (!host) problems.push({ index, input, problem: 'not_a_host' });
+    else if (isPublicSuffix(host)) problems.push({ index, input, problem: 'public_suffix', host: host.host });
     else hosts.add(host.host);
   }
-  if (issues.length > 0) throw new ValidationError(issues);
+  if (problems.length > 0) throw new DomainError('invalid_allowed_domains', { problems });
   return [...hosts];
 }

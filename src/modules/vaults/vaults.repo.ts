@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { SealedSecret } from '../../crypto/envelope.js';
 import { isUniqueViolation, preparedQuery } from '../../db/database.js';
 import type { AuditEventsTable, Tables, VaultsTable } from '../../db/schema.js';
-import { vaultNameTaken } from '../../errors.js';
+import { DomainError } from '../../errors.js';
 
 export interface VaultRow extends Omit<VaultsTable, 'token_version'> {
   token_version: number;
@@ -78,7 +78,7 @@ export function createVaultRepo(db: Kysely<Tables>) {
     try {
       return await write();
     } catch (err) {
-      if (name !== undefined && isUniqueViolation(err)) throw vaultNameTaken(name);
+      if (name !== undefined && isUniqueViolation(err)) throw new DomainError('vault_name_taken', { name });
       throw err;
     }
   }

@@ -1,8 +1,11 @@
 // Master-key maintenance over every stored token (`sesame keys rewrap`, `sesame keys verify`), run
 // while the API keeps serving. Rewrapping touches only the 61-byte wrapped data keys; tokens are
 // never decrypted into strings here.
+
+import type { Kysely } from 'kysely';
 import { DecryptError, type Envelope } from '../../crypto/envelope.js';
-import { type SealedRow, sealedOf, type VaultRepo, type WrappedKeyChange } from './vaults.repo.js';
+import type { Tables } from '../../db/schema.js';
+import { createVaultRepo, type SealedRow, sealedOf, type WrappedKeyChange } from './vaults.repo.js';
 import { tokenContext } from './vaults.service.js';
 
 export interface RewrapProgress {
@@ -36,7 +39,7 @@ export interface VerifyReport {
 }
 
 export interface KeyMaintenanceDeps {
-  repo: VaultRepo;
+  db: Kysely<Tables>;
   envelope: Envelope;
 }
 
@@ -45,8 +48,12 @@ const VERIFY_BATCH = 500;
 
 const contextOf = (row: SealedRow) => tokenContext(row.org_id, row.id);
 
-export function createKeyMaintenance({ repo, envelope }: KeyMaintenanceDeps) {
+export function createKeyMaintenance({ db, envelope }: KeyMaintenanceDeps) {
+  const repo = createVaultRepo(db);
   return {
+    /** Stored tokens per master key id that wraps their data key. */
+    usage: () => repo.countByKeyId(),
+
     /**
      * Rewraps every data key not under the current master key, a batch per transaction of conditional
      * writes, so the run can stop anywhere: progress is simply "rows not under the current key", and

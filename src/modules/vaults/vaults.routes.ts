@@ -1,12 +1,10 @@
 // HTTP binding of the vault service: schemas in, service call, status and headers out.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { type IdempotencyStore, requestFingerprint, type StoredResponse } from '../../http/idempotency.js';
+import { commonErrors, ErrorDetail, ListQuery } from '../../http/schemas.js';
+import { type IdempotencyStore, requestFingerprint, type StoredResponse } from '../idempotency/idempotency.store.js';
 import {
   CreateVaultBody,
-  commonErrors,
-  ErrorDetail,
   IdempotencyHeaders,
-  ListQuery,
   RotateTokenBody,
   UpdateVaultBody,
   Vault,
@@ -49,11 +47,11 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         },
       },
       async (request, reply) => {
-        const { orgId } = request.principal;
+        const { caller } = request;
         const body = request.body;
         const result = await idempotent(
           reply,
-          orgId,
+          caller.orgId,
           request.headers['idempotency-key'],
           () =>
             requestFingerprint('create', [
@@ -62,7 +60,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
               body.provider_config.op_vault_id,
               body.token,
             ]),
-          async () => ({ status: 201, body: await service.create(orgId, body, request.principal.actor) }),
+          async () => ({ status: 201, body: await service.create(caller, body) }),
         );
         const vault = result.body as Vault;
         return reply.code(result.status).header('location', `/api/v2/vaults/${vault.id}`).send(vault);
@@ -80,7 +78,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           response: { 200: VaultList, ...commonErrors },
         },
       },
-      async (request) => service.list(request.principal.orgId, request.query.limit, request.query.offset),
+      async (request) => service.list(request.caller, request.query.limit, request.query.offset),
     );
 
     app.get<{ Params: VaultParams }>(
@@ -94,7 +92,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           response: { 200: Vault, ...notFound, ...commonErrors },
         },
       },
-      async (request) => service.get(request.principal.orgId, request.params.vault_id),
+      async (request) => service.get(request.caller, request.params.vault_id),
     );
 
     app.patch<{ Params: VaultParams; Body: UpdateVaultBody }>(
@@ -109,7 +107,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           response: { 200: Vault, ...notFound, ...commonErrors, ...providerErrors },
         },
       },
-      async (request) => service.update(request.principal.orgId, request.params.vault_id, request.body, request.principal.actor),
+      async (request) => service.update(request.caller, request.params.vault_id, request.body),
     );
 
     app.put<{ Params: VaultParams; Body: RotateTokenBody; Headers: { 'idempotency-key'?: string } }>(
@@ -126,15 +124,15 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         },
       },
       async (request, reply) => {
-        const { orgId } = request.principal;
+        const { caller } = request;
         const { vault_id: vaultId } = request.params;
         const result = await idempotent(
           reply,
-          orgId,
+          caller.orgId,
           request.headers['idempotency-key'],
           () => requestFingerprint(`rotate:${vaultId}`, [request.body.token]),
           async () => {
-            await service.rotateToken(orgId, vaultId, request.body.token, request.principal.actor);
+            await service.rotateToken(caller, vaultId, request.body.token);
             return { status: 204, body: null };
           },
         );
@@ -154,7 +152,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         },
       },
       async (request, reply) => {
-        await service.delete(request.principal.orgId, request.params.vault_id, request.principal.actor);
+        await service.delete(request.caller, request.params.vault_id);
         return reply.code(204).send();
       },
     );
@@ -170,7 +168,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           response: { 200: VaultHealth, ...notFound, ...commonErrors },
         },
       },
-      async (request) => service.health(request.principal.orgId, request.params.vault_id, request.principal.actor),
+      async (request) => service.health(request.caller, request.params.vault_id),
     );
   };
 }

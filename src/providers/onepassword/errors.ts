@@ -4,30 +4,16 @@
 // per kind: SDK messages can quote their input and must not travel further.
 // The SDK (@1password/sdk 0.5.0, pinned) is deliberately not imported here; class names are compared instead.
 
-import { ProviderError, type ProviderErrorKind } from '../provider.js';
+import { malformedTokenError, PROVIDER_ERRORS, ProviderError, type ProviderErrorKind, providerError } from '../provider.js';
 
 export type SdkPhase = 'login' | 'call';
 
-/** Fixed, safe messages: the only messages a provider error ever carries. */
-export const PROVIDER_ERROR_MESSAGES: Readonly<Record<ProviderErrorKind, string>> = {
-  token_malformed: 'the token is not a well-formed service account token',
-  token_rejected: '1Password rejected the service account token',
-  vault_inaccessible: 'the service account cannot access this vault',
-  item_not_found: 'the item does not exist or cannot be read',
-  rate_limited: "1Password's request limit for this service account is reached",
-  unavailable: '1Password could not be reached',
-  timeout: 'the 1Password call did not finish before its deadline',
-  internal: 'unexpected error from 1Password',
-};
+/** Fixed, safe messages: the only messages a provider error ever carries (one per kind, in provider.ts). */
+export const PROVIDER_ERROR_MESSAGES: Readonly<Record<ProviderErrorKind, string>> = Object.fromEntries(
+  Object.entries(PROVIDER_ERRORS).map(([kind, { message }]) => [kind, message]),
+) as Record<ProviderErrorKind, string>;
 
-export function providerError(kind: ProviderErrorKind, retryAfterSeconds?: number): ProviderError {
-  return new ProviderError(kind, PROVIDER_ERROR_MESSAGES[kind], retryAfterSeconds);
-}
-
-/** The local shape check's reason is a fixed string (token-format.ts), so it is safe to pass on. */
-export function malformedTokenError(reason: string): ProviderError {
-  return new ProviderError('token_malformed', `${PROVIDER_ERROR_MESSAGES.token_malformed}: ${reason}`);
-}
+export { malformedTokenError, providerError };
 
 export interface SdkErrorRule {
   /** Compared case-insensitively against the error message. */

@@ -10,10 +10,6 @@
 // shared limit can be exceeded by what the other instances admit in about one sync interval (two at
 // most in steady traffic, four after a pause), and never by more than (instances − 1) × limit, since
 // each one alone stops at the limit.
-import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Tables } from '../db/schema.js';
-import { tooManyRequests } from '../errors.js';
 
 export interface RateLimitSettings {
   /** Requests per window per credential; 0 turns limiting off. */
@@ -260,57 +256,3 @@ export function createRateLimiter(
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-export function createCounterStore(db: Kysely<Tables>): CounterStore {
-  return {
-    async add(increments) {
-      if (increments.length === 0) return;
-      await db
-        .insertInto('rate_limit_counters')
-        .values(increments.map((i) => ({ bucket: i.bucket, window_start: i.windowStart, count: i.count })))
-        .onConflict((oc) =>
-          oc
-            .columns(['bucket', 'window_start'])
-            .doUpdateSet((eb) => ({ count: eb('rate_limit_counters.count', '+', eb.ref('excluded.count')) })),
-        )
-        .execute();
-    },
-    async read(buckets, windowStarts) {
-      if (buckets.length === 0) return [];
-      const rows = await db
-        .selectFrom('rate_limit_counters')
-        .select(['bucket', 'window_start', 'count'])
-        .where('bucket', 'in', buckets)
-        .where('window_start', 'in', windowStarts)
-        .execute();
-      return rows.map((r) => ({ bucket: r.bucket, windowStart: r.window_start, count: Number(r.count) }));
-    },
-    async purgeBefore(windowStart) {
-      await db.deleteFrom('rate_limit_counters').where('window_start', '<', windowStart).execute();
-    },
-  };
-}
-
-/** The bucket a request counts against: its grant, its API key, or (trusted gateway, no key) its org. */
-export function bucketOf(principal: { orgId: string; keyId: string; actor?: { type: string; id: string } }): string {
-  const type = principal.actor?.type ?? 'api_key';
-  if (type === 'grant') return `grant:${principal.keyId}`;
-  if (type === 'gateway') return `org:${principal.orgId}`;
-  return `key:${principal.keyId}`;
-}
-
-/**
- * Adds the limit to the authenticated routes of `app`'s scope; register after the auth hook. A
- * refused request is not counted, so a client that waits for Retry-After gets through.
- */
-export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, settings: RateLimitSettings): void {
-  if (settings.limit === 0) return;
-  const windowSeconds = Math.round(settings.windowMs / 1000);
-  const answer = (wait: number | undefined) => (wait === undefined ? undefined : tooManyRequests(settings.limit, windowSeconds, wait));
-  // A callback hook: no promise on the hot path, where the verdict is synchronous.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const verdict = limiter.take(bucketOf(request.principal));
-    if (verdict instanceof Promise) verdict.then((wait) => done(answer(wait)), done);
-    else done(answer(verdict));
-  });
-}

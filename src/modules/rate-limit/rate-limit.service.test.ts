@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type CounterStore, createRateLimiter, type Increment, type RateLimiter } from './rate-limit.js';
+import { type CounterStore, createRateLimiter, type Increment, type RateLimiter } from './rate-limit.service.js';
 
 /** The shared table, in memory; `failing` makes every call reject as an unreachable database does. */
 function memoryStore() {

@@ -3,9 +3,9 @@
 // Only successful answers are kept: a refusal or a 503 releases the key so a corrected retry can run.
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { isUniqueViolation } from '../db/database.js';
-import type { Tables } from '../db/schema.js';
-import { HttpError } from '../errors.js';
+import { isUniqueViolation } from '../../db/database.js';
+import type { Tables } from '../../db/schema.js';
+import { DomainError } from '../../errors.js';
 
 export interface StoredResponse {
   status: number;
@@ -101,14 +101,14 @@ export function createIdempotencyStore(
           continue;
         }
         if (existing.request_hash !== requestHash) {
-          throw new HttpError(422, 'Idempotency-Key was already used with a different request body');
+          throw new DomainError('idempotency_key_reused');
         }
         if (existing.state === 'pending') {
-          throw new HttpError(409, 'A request with this Idempotency-Key is still in progress; retry shortly', { 'retry-after': '1' });
+          throw new DomainError('idempotency_in_progress');
         }
         return { status: existing.response_status ?? 200, body: JSON.parse(existing.response_body ?? 'null'), replayed: true };
       }
-      throw new HttpError(409, 'A request with this Idempotency-Key is still in progress; retry shortly', { 'retry-after': '1' });
+      throw new DomainError('idempotency_in_progress');
     },
 
     /** Forgets records past their lifetime; run periodically. */

@@ -1,0 +1,19 @@
+// Organizations, API keys, and who is calling: the authentication hook of /api/v2.
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Tables } from '../../db/schema.js';
+import { type AuthHookOptions, registerAuthentication } from './auth.hook.js';
+import { createAuthRepo } from './auth.repo.js';
+import { createAuthService } from './auth.service.js';
+
+export type { GrantAuthenticator } from './auth.hook.js';
+export type { Caller, Credential, GrantScope } from './caller.js';
+
+export function createAuthModule({ db }: { db: Kysely<Tables> }) {
+  const service = createAuthService({ repo: createAuthRepo(db) });
+  return {
+    service,
+    /** Authenticates the routes of `app`'s scope. */
+    register: (app: FastifyInstance, options: AuthHookOptions) => registerAuthentication(app, service, options),
+  };
+}

@@ -1,0 +1,27 @@
+// Requests per credential per window, counted per instance and shared through the database.
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Tables } from '../../db/schema.js';
+import { registerRateLimit } from './rate-limit.hook.js';
+import { createCounterStore } from './rate-limit.repo.js';
+import { createRateLimiter, type RateLimitSettings } from './rate-limit.service.js';
+
+export type { RateLimitSettings } from './rate-limit.service.js';
+
+export interface RateLimitModuleDeps {
+  db: Kysely<Tables>;
+  settings: RateLimitSettings;
+  /** Told once per database outage that the counters could not be synced. */
+  onSyncError?: (err: Error) => void;
+}
+
+export function createRateLimitModule({ db, settings, onSyncError }: RateLimitModuleDeps) {
+  const limiter = createRateLimiter(createCounterStore(db), settings, { onSyncError });
+  return {
+    limiter,
+    /** Limits the routes of `app`'s scope; register after the auth hook. */
+    register: (app: FastifyInstance) => registerRateLimit(app, limiter, settings),
+    /** Writes what is still unsynced. */
+    close: () => limiter.close(),
+  };
+}

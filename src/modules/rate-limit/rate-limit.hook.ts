@@ -1,0 +1,29 @@
+// Where the limit meets requests: one onRequest hook on the authenticated routes, after the auth hook.
+import type { FastifyInstance } from 'fastify';
+import { DomainError } from '../../errors.js';
+import type { Caller } from '../auth/caller.js';
+import type { RateLimiter, RateLimitSettings } from './rate-limit.service.js';
+
+/** The bucket a request counts against: its grant, its API key, or (trusted gateway, no key) its org. */
+export function bucketOf({ orgId, credential }: Caller): string {
+  if (credential.type === 'grant') return `grant:${credential.id}`;
+  if (credential.type === 'gateway') return `org:${orgId}`;
+  return `key:${credential.id}`;
+}
+
+/**
+ * Adds the limit to the authenticated routes of `app`'s scope; register after the auth hook. A
+ * refused request is not counted, so a client that waits for Retry-After gets through.
+ */
+export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, settings: RateLimitSettings): void {
+  if (settings.limit === 0) return;
+  const windowSeconds = Math.round(settings.windowMs / 1000);
+  const answer = (wait: number | undefined) =>
+    wait === undefined ? undefined : new DomainError('rate_limited', { limit: settings.limit, windowSeconds, retryAfterSeconds: wait });
+  // A callback hook: no promise on the hot path, where the verdict is synchronous.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const verdict = limiter.take(bucketOf(request.caller));
+    if (verdict instanceof Promise) verdict.then((wait) => done(answer(wait)), done);
+    else done(answer(verdict));
+  });
+}
