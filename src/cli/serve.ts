@@ -12,7 +12,6 @@ import { type Database, migrate, openDatabase } from '../db/database.js';
 import { errorForLog } from '../http/logging.js';
 import { createAuthModule } from '../modules/auth/index.js';
 import { createKeyMaintenance } from '../modules/vaults/index.js';
-import { withBudget } from '../providers/budget.js';
 import { createProvider } from '../providers/index.js';
 import type { SecretsProvider } from '../providers/provider.js';
 import { loadKeyring, say } from './runtime.js';
@@ -26,7 +25,7 @@ export interface RunningServer {
 
 export interface ServeOptions {
   logStream?: DestinationStream;
-  /** Replaces the configured provider's backend (tests); the request budget still goes around it. */
+  /** Replaces the configured provider's backend (tests); the metrics and request budget still go around it. */
   provider?: SecretsProvider;
   /** Create a first org and key on a new embedded database (default true). */
   bootstrap?: boolean;
@@ -44,24 +43,17 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   const earlyWarnings: string[] = []; // the provider may warn before the app (and its logger) exists
   try {
     await migrate(database);
-    const backend =
-      options.provider ??
-      createProvider({
-        fixturePath: config.onePasswordFixture,
-        loginDeadlineMs: config.loginDeadlineMs,
-        callDeadlineMs: config.callDeadlineMs,
-        workers: config.providerWorkers,
-        clientIdleMs: config.providerClientIdleMs,
-        maxClients: config.providerMaxClients,
-        version: config.version,
-        onWarning: (message) => (app ? app.log.warn(message) : earlyWarnings.push(message)),
-      });
-    // The request budget goes around whichever backend answers, a test's included, so every path
-    // through the server spends provider reads the way production does.
-    provider = withBudget(backend, {
+    provider = createProvider({
+      fixturePath: config.onePasswordFixture,
+      loginDeadlineMs: config.loginDeadlineMs,
+      callDeadlineMs: config.callDeadlineMs,
+      workers: config.providerWorkers,
+      clientIdleMs: config.providerClientIdleMs,
+      maxClients: config.providerMaxClients,
+      version: config.version,
       cacheTtlMs: config.providerCacheTtlMs,
-      // The longest a backend call takes: a login, the call, and a vaults.list that classifies a failure.
-      probeMs: config.loginDeadlineMs + 2 * config.callDeadlineMs,
+      backend: options.provider,
+      onWarning: (message) => (app ? app.log.warn(message) : earlyWarnings.push(message)),
     });
     app = await buildApp(config, { database, envelope: createEnvelope(keyring), provider, logStream: options.logStream, tls });
     for (const message of earlyWarnings) app.log.warn(message);

@@ -7,13 +7,23 @@
 // - identical concurrent calls share one backend call;
 // - after a rate limit, calls for that token fail fast until a back-off ends, then one call probes.
 
+import { LRUCache } from 'lru-cache';
 import { defaultMetrics, type MetricsRegistry } from '../metrics.js';
+import { withDeadline } from './deadline.js';
 import { outcomeOf } from './instrument.js';
-import { withDeadline } from './onepassword/deadline.js';
-import { malformedTokenError, providerError } from './onepassword/errors.js';
-import { TtlCache } from './onepassword/ttl-cache.js';
-import { type CallOptions, type Item, type ItemOverview, ProviderError, type ProviderErrorKind, type SecretsProvider } from './provider.js';
-import { tokenKey } from './token-key.js';
+import {
+  type CallOptions,
+  type Item,
+  type ItemOverview,
+  malformedTokenError,
+  ProviderError,
+  type ProviderErrorKind,
+  providerError,
+  type SecretsProvider,
+  type ServiceToken,
+  type TokenInput,
+} from './provider.js';
+import { resolveToken, tokenKey } from './service-token.js';
 
 export interface BudgetOptions {
   /** How long vault-access answers and item overviews are reused; 0 turns this off. */
@@ -72,15 +82,18 @@ export function withBudget(backend: SecretsProvider, options: BudgetOptions): Se
   );
 
   // `${tokenKey}:${vaultId}` → what was last learnt about that pair.
-  const access = new TtlCache<Access>({ ttlMs: cacheTtlMs, maxEntries: MAX_ACCESS_ENTRIES, now });
-  const overviews = new TtlCache<ItemOverview[]>({ ttlMs: cacheTtlMs, maxEntries: MAX_OVERVIEW_ENTRIES, now });
-  const backoffs = new TtlCache<Backoff>({ ttlMs: 2 * BACKOFF_MAX_MS, maxEntries: MAX_BACKOFF_ENTRIES, now });
+  // Bounded, least recently used out first; entries expire `ttl` after they are set (the clock is ours, for tests).
+  const lru = <V extends {}>(max: number, ttl: number) => new LRUCache<string, V>({ max, ttl, perf: { now }, ttlResolution: 0 });
+  const access = lru<Access>(MAX_ACCESS_ENTRIES, cacheTtlMs);
+  const overviews = lru<ItemOverview[]>(MAX_OVERVIEW_ENTRIES, cacheTtlMs);
+  const backoffs = lru<Backoff>(MAX_BACKOFF_ENTRIES, 2 * BACKOFF_MAX_MS);
+  // A cache time of 0 turns caching off (for LRUCache, a ttl of 0 would mean "never expires").
+  const remember = <V extends {}>(cache: LRUCache<string, V>, key: string, value: V) => cacheTtlMs > 0 && cache.set(key, value);
   const inFlight = new Map<string, Promise<unknown>>();
 
-  function keyOf(token: string): string {
-    const check = backend.checkTokenFormat(token);
-    if (!check.ok) throw malformedTokenError(check.reason);
-    return tokenKey(token);
+  /** The call's token, checked once for the whole stack below: the backend gets it parsed. */
+  function tokenOf(input: TokenInput): ServiceToken {
+    return resolveToken(input, backend.parseToken, malformedTokenError);
   }
 
   /** The caller's deadline bounds the whole call, waiting for a shared call included. */
@@ -125,8 +138,9 @@ export function withBudget(backend: SecretsProvider, options: BudgetOptions): Se
   }
 
   function forgetCached(key: string): void {
-    access.deletePrefix(`${key}:`);
-    overviews.deletePrefix(`${key}:`);
+    for (const cache of [access, overviews] as LRUCache<string, object>[]) {
+      for (const scope of [...cache.keys()]) if (scope.startsWith(`${key}:`)) cache.delete(scope);
+    }
   }
 
   /** Runs `call` on the backend, shared with identical calls in flight; every caller gets its own copy. */
@@ -153,15 +167,15 @@ export function withBudget(backend: SecretsProvider, options: BudgetOptions): Se
       const kind = outcomeOf(err);
       const rateLimited = recordOutcome(key, probe, kind, err instanceof ProviderError ? err : undefined);
       if (kind === 'vault_inaccessible') {
-        access.set(scope, 'vault_inaccessible');
+        remember(access, scope, 'vault_inaccessible');
         overviews.delete(scope);
       }
       if (kind === 'token_rejected') forgetCached(key);
       throw rateLimited ?? err;
     }
     recordOutcome(key, probe, 'ok');
-    access.set(scope, 'ok');
-    if (op === 'listItems') overviews.set(scope, value as ItemOverview[]);
+    remember(access, scope, 'ok');
+    if (op === 'listItems') remember(overviews, scope, value as ItemOverview[]);
     return value;
   }
 
@@ -174,11 +188,12 @@ export function withBudget(backend: SecretsProvider, options: BudgetOptions): Se
   // The backend gets no deadline of ours: a shared call must not end at the first caller's deadline
   // (each caller's own is applied by `bounded`), and the backends bound every call themselves.
   return {
-    checkTokenFormat: (token) => backend.checkTokenFormat(token),
+    parseToken: (token) => backend.parseToken(token),
 
-    checkVaultAccess(token, vaultId, callOptions) {
+    checkVaultAccess(input, vaultId, callOptions) {
       return bounded(callOptions, async () => {
-        const key = keyOf(token);
+        const token = tokenOf(input);
+        const { key } = token;
         const known = knownAccess(`${key}:${vaultId}`, callOptions);
         if (!callOptions?.fresh) cacheLookups.inc({ cache: 'vault_access', result: known ? 'hit' : 'miss' });
         if (known === 'ok') return;
@@ -187,9 +202,10 @@ export function withBudget(backend: SecretsProvider, options: BudgetOptions): Se
       });
     },
 
-    listItems(token, vaultId, callOptions) {
+    listItems(input, vaultId, callOptions) {
       return bounded(callOptions, async () => {
-        const key = keyOf(token);
+        const token = tokenOf(input);
+        const { key } = token;
         const scope = `${key}:${vaultId}`;
         if (knownAccess(scope, callOptions) === 'vault_inaccessible') throw providerError('vault_inaccessible');
         if (!callOptions?.fresh) {
@@ -201,16 +217,17 @@ export function withBudget(backend: SecretsProvider, options: BudgetOptions): Se
       });
     },
 
-    getItem(token, vaultId, itemId, callOptions) {
+    getItem(input, vaultId, itemId, callOptions) {
       return bounded(callOptions, async () => {
-        const key = keyOf(token);
+        const token = tokenOf(input);
+        const { key } = token;
         if (knownAccess(`${key}:${vaultId}`, callOptions) === 'vault_inaccessible') throw providerError('vault_inaccessible');
         return execute<Item>('getItem', key, vaultId, itemId, () => backend.getItem(token, vaultId, itemId));
       });
     },
 
     forgetToken(token) {
-      const key = tokenKey(token);
+      const key = typeof token === 'string' ? tokenKey(token) : token.key;
       forgetCached(key);
       backoffs.delete(key);
       backend.forgetToken(token);

@@ -1,9 +1,10 @@
-// Picks the secrets provider's backend: the fixture file when one is configured, 1Password otherwise.
-// Either way every call that reaches it is counted in the metrics, by outcome. The request budget
-// (budget.ts: brief caches, coalescing, back-off) is put around it where the server is assembled
-// (cli/serve.ts), so it also covers a backend a test passes in.
+// The one place the provider stack is put together: a backend (the fixture file when one is
+// configured, 1Password otherwise, or one a test passes in), every call that reaches it counted in
+// the metrics by outcome, and the request budget around it (brief caches, coalescing, back-off),
+// so every path through the server spends provider reads the way production does.
 
 import { defaultMetrics } from '../metrics.js';
+import { withBudget } from './budget.js';
 import { instrumentProvider } from './instrument.js';
 import { createFixtureProvider } from './onepassword/fixture-backend.js';
 import { createSdkProvider, type SdkProviderOptions } from './onepassword/sdk-backend.js';
@@ -15,29 +16,42 @@ export interface ProviderOptions
   fixturePath?: string;
   /** Sesame's version, sent to 1Password as the integration version. */
   version: string;
+  /** How long vault-access answers and item overviews are reused (SESAME_PROVIDER_CACHE_TTL_MS); 0, the default, turns this off. */
+  cacheTtlMs?: number;
   /** Told when the fixture file changes into something unusable, or an SDK worker stops. */
   onWarning?: (message: string) => void;
+  /** Replaces the configured backend (tests); it is counted as the fixture. */
+  backend?: SecretsProvider;
 }
 
 export function createProvider(options: ProviderOptions): SecretsProvider {
   const metrics = options.metrics ?? defaultMetrics;
-  if (options.fixturePath) {
-    const fixture = createFixtureProvider({
-      path: options.fixturePath,
-      defaultDeadlineMs: options.callDeadlineMs,
-      onWarning: options.onWarning,
-    });
-    return instrumentProvider(fixture, 'fixture', metrics);
-  }
-  const sdk = createSdkProvider({
-    loginDeadlineMs: options.loginDeadlineMs,
-    callDeadlineMs: options.callDeadlineMs,
-    integrationVersion: options.version,
-    workers: options.workers,
-    clientIdleMs: options.clientIdleMs,
-    maxClients: options.maxClients,
+  const counted = options.backend
+    ? instrumentProvider(options.backend, 'fixture', metrics)
+    : options.fixturePath
+      ? instrumentProvider(
+          createFixtureProvider({ path: options.fixturePath, defaultDeadlineMs: options.callDeadlineMs, onWarning: options.onWarning }),
+          'fixture',
+          metrics,
+        )
+      : instrumentProvider(
+          createSdkProvider({
+            loginDeadlineMs: options.loginDeadlineMs,
+            callDeadlineMs: options.callDeadlineMs,
+            integrationVersion: options.version,
+            workers: options.workers,
+            clientIdleMs: options.clientIdleMs,
+            maxClients: options.maxClients,
+            metrics,
+            onWarning: options.onWarning,
+          }),
+          'onepassword',
+          metrics,
+        );
+  return withBudget(counted, {
+    cacheTtlMs: options.cacheTtlMs ?? 0,
+    // The longest a backend call takes: a login, the call, and a vaults.list that classifies a failure.
+    probeMs: options.loginDeadlineMs + 2 * options.callDeadlineMs,
     metrics,
-    onWarning: options.onWarning,
   });
-  return instrumentProvider(sdk, 'onepassword', metrics);
 }

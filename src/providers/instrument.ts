@@ -33,7 +33,7 @@ export function instrumentProvider(provider: SecretsProvider, backend: ProviderB
   }
 
   return {
-    checkTokenFormat: (token) => provider.checkTokenFormat(token),
+    parseToken: (token) => provider.parseToken(token),
     checkVaultAccess: (token, vaultId, options) => counted('check_vault_access', provider.checkVaultAccess(token, vaultId, options)),
     listItems: (token, vaultId, options) => counted('list_items', provider.listItems(token, vaultId, options)),
     getItem: (token, vaultId, itemId, options) => counted('get_item', provider.getItem(token, vaultId, itemId, options)),

@@ -106,6 +106,17 @@ export function malformedTokenError(reason: string): ProviderError {
 
 export type TokenCheck = { ok: true } | { ok: false; reason: string };
 
+/** A token that passed the provider's local shape check, with the SHA-256 everything is keyed by. */
+export interface ServiceToken {
+  readonly secret: string;
+  readonly key: string;
+}
+
+export type ParsedToken = { ok: true; token: ServiceToken } | { ok: false; reason: string };
+
+/** A token as a caller hands it over: the ServiceToken parseToken gave (checked once), or its text (checked on the call). */
+export type TokenInput = ServiceToken | string;
+
 export type AutofillBehavior = 'AnywhereOnWebsite' | 'ExactDomain' | 'Never';
 
 export interface ItemWebsite {
@@ -147,16 +158,19 @@ export interface CallOptions {
 }
 
 export interface SecretsProvider {
-  /** Pure and local: is this shaped like a service account token? Never calls the network. */
-  checkTokenFormat(token: string): TokenCheck;
+  /**
+   * Pure and local: is this shaped like a service account token? Never calls the network. A request
+   * parses its token once and hands the ServiceToken to every call; a call given the text parses it.
+   */
+  parseToken(token: string): ParsedToken;
   /** Resolves when `token` is accepted and can read `vaultId`; otherwise throws ProviderError. */
-  checkVaultAccess(token: string, vaultId: string, options?: CallOptions): Promise<void>;
+  checkVaultAccess(token: TokenInput, vaultId: string, options?: CallOptions): Promise<void>;
   /** Login-capable items of a vault, metadata only. */
-  listItems(token: string, vaultId: string, options?: CallOptions): Promise<ItemOverview[]>;
+  listItems(token: TokenInput, vaultId: string, options?: CallOptions): Promise<ItemOverview[]>;
   /** One item with its fields (secret values included); used only for the duration of a fill. */
-  getItem(token: string, vaultId: string, itemId: string, options?: CallOptions): Promise<Item>;
+  getItem(token: TokenInput, vaultId: string, itemId: string, options?: CallOptions): Promise<Item>;
   /** Drops anything cached for this token (client, metadata). Called on rotation and deletion. */
-  forgetToken(token: string): void;
+  forgetToken(token: TokenInput): void;
   /** Releases resources (file watchers, workers). */
   close(): Promise<void>;
 }

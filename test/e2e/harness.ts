@@ -27,7 +27,7 @@ export interface ProviderCounts {
 
 export function countingProvider(inner: SecretsProvider, counts: ProviderCounts): SecretsProvider {
   return {
-    checkTokenFormat: (token) => inner.checkTokenFormat(token),
+    parseToken: (token) => inner.parseToken(token),
     checkVaultAccess: (...args) => {
       counts.checkVaultAccess++;
       return inner.checkVaultAccess(...args);

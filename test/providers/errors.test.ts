@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as sdk from '@1password/sdk';
 import { describe, expect, it } from 'vitest';
-import { withDeadline } from '../../src/providers/onepassword/deadline.js';
+import { withDeadline } from '../../src/providers/deadline.js';
 import {
   classifySdkError,
   PROVIDER_ERROR_MESSAGES,

@@ -56,9 +56,9 @@ export function describeProviderContract(name: string, makeSubject: () => Promis
     });
 
     it('checks token shape locally', () => {
-      expect(s.provider.checkTokenFormat(s.token)).toEqual({ ok: true });
+      expect(s.provider.parseToken(s.token)).toMatchObject({ ok: true });
       for (const token of MALFORMED) {
-        const result = s.provider.checkTokenFormat(token);
+        const result = s.provider.parseToken(token);
         expect(result.ok).toBe(false);
       }
     });

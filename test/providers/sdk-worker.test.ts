@@ -14,7 +14,7 @@ import {
   type WorkerExitReason,
 } from '../../src/providers/onepassword/worker-pool.js';
 import type { WorkerCall } from '../../src/providers/onepassword/worker-protocol.js';
-import { tokenKey } from '../../src/providers/token-key.js';
+import { tokenKey } from '../../src/providers/service-token.js';
 import { expectKind } from './provider-contract.js';
 import { FAKE_SDK_MODULE, OFFLINE_SDK_MODULE, scenarioToken, VAULT } from './sdk/scenario.js';
 import { startProviderServer } from './sdk/server.js';
@@ -31,7 +31,7 @@ const CRASH_TOKEN = encodeToken(
   }),
 );
 
-const check = (token: string): WorkerCall => ({ op: 'checkVaultAccess', token, vaultId: VAULT });
+const check = (token: string): WorkerCall => ({ op: 'checkVaultAccess', token, tokenKey: tokenKey(token), vaultId: VAULT });
 
 let pool: SdkExecutor | undefined;
 let exits: WorkerExitReason[];

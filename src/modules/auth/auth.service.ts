@@ -1,6 +1,7 @@
 // Issuing and checking API keys. A key is shown once; only its SHA-256 is stored. SHA-256 (not a slow
 // KDF) is right here: keys carry 256 bits of entropy, and a slow hash on every request would cap throughput.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { DomainError } from '../../errors.js';
 import type { AuthRepo, Organization } from './auth.repo.js';
 import type { Caller } from './caller.js';
@@ -26,7 +27,7 @@ export function hashApiKey(key: string): string {
 }
 
 export function createAuthService({ repo, now = () => new Date() }: { repo: AuthRepo; now?: () => Date }) {
-  const knownOrgs = new Set<string>();
+  const knownOrgs = new LRUCache<string, true>({ max: KNOWN_ORGS_LIMIT });
 
   return {
     async createOrganization(name: string): Promise<Organization> {
@@ -69,8 +70,7 @@ export function createAuthService({ repo, now = () => new Date() }: { repo: Auth
     async gatewayCaller(orgId: string): Promise<Caller> {
       if (!knownOrgs.has(orgId)) {
         await repo.insertOrganizationIfMissing({ id: orgId, name: orgId, created_at: now().toISOString() });
-        if (knownOrgs.size >= KNOWN_ORGS_LIMIT) knownOrgs.clear();
-        knownOrgs.add(orgId);
+        knownOrgs.set(orgId, true);
       }
       return { orgId, credential: { type: 'gateway', id: GATEWAY_ACTOR } };
     },

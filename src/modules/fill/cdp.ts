@@ -4,6 +4,7 @@
 // is pinned to that same checked host and port. Connections are reused per endpoint and dropped
 // when the browser goes away or sits unused.
 import { BlockList, isIP } from 'node:net';
+import { LRUCache } from 'lru-cache';
 import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
 import { pageLink } from './page-driver.js';
 
@@ -78,29 +79,22 @@ export interface CdpPoolOptions {
 
 interface Connection {
   browser: Promise<Browser>;
-  lastUsed: number;
 }
 
 const MAX_DISCOVERY_BYTES = 64 * 1024;
 
 export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections = 32 }: CdpPoolOptions) {
-  const connections = new Map<string, Connection>();
-  const browserSessions = new WeakMap<Browser, Promise<CDPSession>>();
-
-  const sweep = setInterval(
-    () => {
-      const cutoff = Date.now() - idleMs;
-      for (const [key, connection] of connections) if (connection.lastUsed < cutoff) drop(key, connection);
-    },
-    Math.min(idleMs, 60_000),
-  );
-  sweep.unref();
-
-  function drop(key: string, connection: Connection): void {
-    if (connections.get(key) === connection) connections.delete(key);
+  // By endpoint; each use extends a connection's life. One that leaves (unused too long, the least
+  // recently used when too many, the pool closing) is disconnected.
+  const connections = new LRUCache<string, Connection>({
+    max: maxConnections,
+    ttl: idleMs,
+    updateAgeOnGet: true,
+    ttlAutopurge: true,
     // Closing a browser reached over CDP only disconnects from it: the agent's browser keeps running.
-    connection.browser.then((browser) => browser.close()).catch(() => undefined);
-  }
+    dispose: (connection) => void connection.browser.then((browser) => browser.close()).catch(() => undefined),
+  });
+  const browserSessions = new WeakMap<Browser, Promise<CDPSession>>();
 
   async function connect(endpoint: URL): Promise<Browser> {
     const wsEndpoint = await webSocketEndpoint(endpoint, timeoutMs);
@@ -117,20 +111,11 @@ export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections =
   function browserFor(endpoint: URL): Promise<Browser> {
     const key = endpoint.href;
     const existing = connections.get(key);
-    if (existing) {
-      existing.lastUsed = Date.now();
-      return existing.browser;
-    }
-    const connection: Connection = { browser: connect(endpoint), lastUsed: Date.now() };
+    if (existing) return existing.browser;
+    const connection: Connection = { browser: connect(endpoint) };
     connections.set(key, connection);
-    connection.browser.then(
-      (browser) => browser.on('disconnected', () => connections.get(key) === connection && connections.delete(key)),
-      () => connections.get(key) === connection && connections.delete(key),
-    );
-    if (connections.size > maxConnections) {
-      const [oldestKey, oldest] = [...connections].sort(([, a], [, b]) => a.lastUsed - b.lastUsed)[0] ?? [];
-      if (oldestKey && oldest) drop(oldestKey, oldest);
-    }
+    const forget = () => connections.get(key) === connection && connections.delete(key);
+    connection.browser.then((browser) => browser.on('disconnected', forget), forget);
     return connection.browser;
   }
 
@@ -195,9 +180,8 @@ export function createCdpPool({ timeoutMs, idleMs = 5 * 60_000, maxConnections =
     },
 
     async close(): Promise<void> {
-      clearInterval(sweep);
       const all = [...connections.values()];
-      connections.clear();
+      connections.clear(); // disconnects each (dispose)
       await Promise.all(all.map((c) => c.browser.then((b) => b.close()).catch(() => undefined)));
     },
   };

@@ -3,7 +3,7 @@
 // and writes one audit event per call. The vault's token is opened for this call only.
 import type { Page } from 'playwright-core';
 import { DomainError } from '../../errors.js';
-import type { SecretsProvider } from '../../providers/provider.js';
+import type { SecretsProvider, ServiceToken } from '../../providers/provider.js';
 import type { AuditEntry, AuditRecorder } from '../audit/audit.service.js';
 import type { Caller } from '../auth/caller.js';
 import { domainAllowed, type GrantService } from '../grants/grants.service.js';
@@ -93,7 +93,7 @@ export function createFillService(deps: FillServiceDeps) {
       return call.refused(refusal);
     };
     if (caller.grant && grants.isExpired(caller.grant)) return refuse(GRANT_EXPIRED);
-    let token: string;
+    let token: ServiceToken;
     try {
       token = vault.token();
     } catch (err) {

@@ -1,42 +1,25 @@
 // A SecretSource over a vault config: the provider, the vault's token and its 1Password vault.
 // Field metadata (ids, labels, kinds; never values) is cached per item version, so a fill in steady
 // state costs one item read (the value) plus the provider's item listing, which it caches briefly.
+import { LRUCache } from 'lru-cache';
 import type { MatchableField } from '../../matching/index.js';
-import { type ItemOverview, ProviderError, type SecretsProvider } from '../../providers/provider.js';
+import { type ItemOverview, ProviderError, type SecretsProvider, type ServiceToken } from '../../providers/provider.js';
 import type { OpenedVault } from '../vaults/vaults.service.js';
 import type { SecretSource } from './fill.types.js';
 
-/** Bounded, least-recently-used field metadata by item version. Holds no value. */
-export interface FieldCache {
-  get(key: string): readonly MatchableField[] | undefined;
-  set(key: string, fields: readonly MatchableField[]): void;
-}
+/** Field metadata by item version, least recently used out first. Holds no value. */
+export type FieldCache = LRUCache<string, readonly MatchableField[]>;
 
 export function createFieldCache(limit = 5_000): FieldCache {
-  const entries = new Map<string, readonly MatchableField[]>();
-  return {
-    get(key) {
-      const fields = entries.get(key);
-      if (fields) {
-        entries.delete(key);
-        entries.set(key, fields);
-      }
-      return fields;
-    },
-    set(key, fields) {
-      entries.delete(key);
-      entries.set(key, fields);
-      if (entries.size > limit) entries.delete(entries.keys().next().value as string);
-    },
-  };
+  return new LRUCache({ max: limit });
 }
 
 export interface VaultSourceOptions {
   provider: SecretsProvider;
   /** The vault config: its id (Sesame's, which also scopes the cache), its 1Password vault, its token version. */
   vault: Pick<OpenedVault, 'id' | 'opVaultId' | 'tokenVersion'>;
-  /** The plaintext service account token, held only for this request. */
-  token: string;
+  /** The service account token, held only for this request. */
+  token: ServiceToken;
   cache: FieldCache;
 }
 

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { DecryptError, type Envelope } from '../../crypto/envelope.js';
 import { DomainError, type ProviderField } from '../../errors.js';
-import { PROVIDER_ERRORS, ProviderError, type SecretsProvider } from '../../providers/provider.js';
+import { PROVIDER_ERRORS, ProviderError, type SecretsProvider, type ServiceToken } from '../../providers/provider.js';
 import type { AuditEventRow } from '../audit/audit.repo.js';
 import type { AuditAction, AuditRecorder } from '../audit/audit.service.js';
 import type { Caller } from '../auth/caller.js';
@@ -33,8 +33,8 @@ export interface OpenedVault {
   opVaultId: string;
   /** Bumped by every rotation: caches keyed by it never serve what the old token read. */
   tokenVersion: number;
-  /** The plaintext token; DomainError `undecryptable` when it no longer opens. Keep it no longer than the call. */
-  token(): string;
+  /** The plaintext token, parsed once; DomainError `undecryptable` when it no longer opens. Keep it no longer than the call. */
+  token(): ServiceToken;
 }
 
 export function toVault(row: VaultRecord): Vault {
@@ -72,13 +72,15 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
     return audit ? [audit.rowFor({ caller, vaultId, action, outcome: 'ok' })] : [];
   }
 
-  function checkTokenShape(token: string): void {
-    const check = provider.checkTokenFormat(token);
-    if (!check.ok) throw new DomainError('token_malformed', { reason: check.reason });
+  /** The request's token, shape-checked and hashed once for every provider call it makes. */
+  function parseToken(text: string): ServiceToken {
+    const parsed = provider.parseToken(text.trim());
+    if (!parsed.ok) throw new DomainError('token_malformed', { reason: parsed.reason });
+    return parsed.token;
   }
 
   /** Asks the provider whether `token` can read `opVaultId`; a refusal is about the request's `field`. */
-  async function checkAccess(token: string, opVaultId: string, field: ProviderField): Promise<void> {
+  async function checkAccess(token: ServiceToken, opVaultId: string, field: ProviderField): Promise<void> {
     try {
       await provider.checkVaultAccess(token, opVaultId, { fresh: true }); // it decides what gets stored: never from a cache
     } catch (err) {
@@ -86,14 +88,18 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
     }
   }
 
-  /** The row's token in plaintext; DomainError `undecryptable` when it no longer opens. */
-  function openToken(row: VaultRow): string {
+  /** The row's token, parsed; DomainError `undecryptable` when it no longer opens (or, damaged, no longer parses). */
+  function openToken(row: VaultRow): ServiceToken {
+    let text: string;
     try {
-      return envelope.open(sealedOf(row), tokenContext(row.org_id, row.id));
+      text = envelope.open(sealedOf(row), tokenContext(row.org_id, row.id));
     } catch (err) {
       if (err instanceof DecryptError) throw new DomainError('undecryptable');
       throw err;
     }
+    const parsed = provider.parseToken(text);
+    if (!parsed.ok) throw new DomainError('undecryptable');
+    return parsed.token;
   }
 
   async function requireRow(orgId: string, id: string): Promise<VaultRow> {
@@ -114,14 +120,13 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
   return {
     async create(caller: Caller, body: CreateVaultBody): Promise<Vault> {
       const { orgId } = caller;
-      const token = body.token.trim();
       const opVaultId = body.provider_config.op_vault_id;
       if (await repo.nameTaken(orgId, body.name)) throw new DomainError('vault_name_taken', { name: body.name });
-      checkTokenShape(token);
+      const token = parseToken(body.token);
       await checkAccess(token, opVaultId, 'token');
       const id = randomUUID();
       const at = now().toISOString();
-      const sealed = envelope.seal(token, tokenContext(orgId, id));
+      const sealed = envelope.seal(token.secret, tokenContext(orgId, id));
       const row = {
         id,
         org_id: orgId,
@@ -175,12 +180,12 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
 
     async rotateToken(caller: Caller, id: string, rawToken: string): Promise<void> {
       const { orgId } = caller;
-      const token = rawToken.trim();
+      let token: ServiceToken | undefined;
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const row = await requireRow(orgId, id);
-        checkTokenShape(token);
+        token ??= parseToken(rawToken);
         await checkAccess(token, row.op_vault_id, 'token');
-        const sealed = envelope.seal(token, tokenContext(orgId, id));
+        const sealed = envelope.seal(token.secret, tokenContext(orgId, id));
         const result = await repo.updateIfUnchanged(
           orgId,
           id,
@@ -210,7 +215,7 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
       const row = await requireRow(caller.orgId, id);
       const recordHealth = (reason?: string) =>
         audit?.record({ caller, vaultId: id, action: 'vault.health', outcome: reason ? 'failed' : 'ok', reason });
-      let token: string;
+      let token: ServiceToken;
       try {
         token = openToken(row);
       } catch (err) {

@@ -5,9 +5,17 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CallOptions, Item, ItemOverview, SecretsProvider } from '../provider.js';
-import { withDeadline } from './deadline.js';
-import { malformedTokenError, providerError } from './errors.js';
+import { withDeadline } from '../deadline.js';
+import {
+  type CallOptions,
+  type Item,
+  type ItemOverview,
+  malformedTokenError,
+  providerError,
+  type SecretsProvider,
+  type TokenInput,
+} from '../provider.js';
+import { resolveToken, tokenParser } from '../service-token.js';
 import { type Fixture, FixtureFormatError, type FixtureItem, type FixtureVault, parseFixture } from './fixture-file.js';
 import { checkTokenFormat } from './token-format.js';
 
@@ -43,6 +51,8 @@ function itemOf(item: FixtureItem): Item {
     fields: item.fields.map((f) => ({ id: f.id, label: f.label, kind: f.type, value: f.value })),
   };
 }
+
+const parseToken = tokenParser(checkTokenFormat);
 
 function vaultFor(fixture: Fixture, token: string, vaultId: string): FixtureVault {
   const entry = fixture.tokens.get(token);
@@ -114,10 +124,13 @@ export function createFixtureProvider(options: FixtureProviderOptions): SecretsP
     warnAboutTokens(fixture);
   }
 
-  async function call<T>(token: string, callOptions: CallOptions | undefined, answer: (fixture: Fixture) => T): Promise<T> {
+  async function call<T>(
+    input: TokenInput,
+    callOptions: CallOptions | undefined,
+    answer: (fixture: Fixture, token: string) => T,
+  ): Promise<T> {
     // A malformed token never reaches "1Password" and so costs nothing from its budget.
-    const check = checkTokenFormat(token);
-    if (!check.ok) throw malformedTokenError(check.reason);
+    const token = resolveToken(input, parseToken, malformedTokenError).secret;
 
     refresh();
     const current = fixture;
@@ -131,7 +144,7 @@ export function createFixtureProvider(options: FixtureProviderOptions): SecretsP
       if (stopLatency) await sleep(latencyMs, undefined, { signal: stopLatency.signal });
       if (unavailable) throw providerError('unavailable');
       if (rateLimitAfter !== null && callNumber > rateLimitAfter) throw providerError('rate_limited', RATE_LIMIT_RETRY_AFTER_SECONDS);
-      return answer(current);
+      return answer(current, token);
     })();
     try {
       return await withDeadline(work, callOptions?.deadlineMs ?? defaultDeadlineMs);
@@ -142,22 +155,22 @@ export function createFixtureProvider(options: FixtureProviderOptions): SecretsP
   }
 
   return {
-    checkTokenFormat,
+    parseToken,
 
-    async checkVaultAccess(token, vaultId, callOptions) {
-      await call(token, callOptions, (fx) => vaultFor(fx, token, vaultId));
+    async checkVaultAccess(input, vaultId, callOptions) {
+      await call(input, callOptions, (fx, token) => vaultFor(fx, token, vaultId));
     },
 
-    listItems(token, vaultId, callOptions) {
-      return call(token, callOptions, (fx) =>
+    listItems(input, vaultId, callOptions) {
+      return call(input, callOptions, (fx, token) =>
         vaultFor(fx, token, vaultId)
           .items.filter((item) => LOGIN_CATEGORIES.has(item.category))
           .map(overviewOf),
       );
     },
 
-    getItem(token, vaultId, itemId, callOptions) {
-      return call(token, callOptions, (fx) => {
+    getItem(input, vaultId, itemId, callOptions) {
+      return call(input, callOptions, (fx, token) => {
         const item = vaultFor(fx, token, vaultId).items.find((i) => i.id === itemId);
         if (!item) throw providerError('item_not_found');
         return itemOf(item);

@@ -5,11 +5,10 @@
 // limit) is not done here but around any backend, by budget.ts.
 
 import { defaultMetrics, type MetricsRegistry } from '../../metrics.js';
+import { withDeadline } from '../deadline.js';
 import { OUTCOMES } from '../instrument.js';
-import type { CallOptions, SecretsProvider } from '../provider.js';
-import { tokenKey } from '../token-key.js';
-import { withDeadline } from './deadline.js';
-import { malformedTokenError } from './errors.js';
+import { type CallOptions, malformedTokenError, type SecretsProvider, type ServiceToken, type TokenInput } from '../provider.js';
+import { resolveToken, tokenKey, tokenParser } from '../service-token.js';
 import { checkTokenFormat } from './token-format.js';
 import { createSdkWorkerPool, type PoolEvents, type SdkExecutor, WORKER_EXIT_REASONS } from './worker-pool.js';
 import { SDK_OPERATIONS, type WorkerCall } from './worker-protocol.js';
@@ -69,11 +68,21 @@ export function createSdkProvider(options: SdkProviderOptions): SecretsProvider 
       maxClients: options.maxClients ?? SDK_PROVIDER_DEFAULTS.maxClients,
     });
 
+  // Tokens this backend parsed itself: anything else is checked again, since a crafted token can crash the SDK.
+  const parsed = new WeakSet<ServiceToken>();
+  const parseOnce = tokenParser(checkTokenFormat);
+  function parseToken(text: string) {
+    const result = parseOnce(text);
+    if (result.ok) parsed.add(result.token);
+    return result;
+  }
+
   /** Runs `call` in the SDK's worker, after the local token check, within the caller's deadline if it gives one. */
-  function run<T>(call: WorkerCall, callOptions: CallOptions | undefined): Promise<T> {
+  function run<T>(input: TokenInput, request: (token: ServiceToken) => WorkerCall, callOptions: CallOptions | undefined): Promise<T> {
     const promise = Promise.resolve().then(() => {
-      const check = checkTokenFormat(call.token);
-      if (!check.ok) throw malformedTokenError(check.reason);
+      const given = resolveToken(input, parseToken, malformedTokenError);
+      const token = parsed.has(given) ? given : resolveToken(given.secret, parseToken, malformedTokenError);
+      const call = request(token);
       // Item calls may need a second request: a vaults.list that tells "no such vault" from other failures.
       const backstopMs = loginDeadlineMs + callDeadlineMs * (call.op === 'checkVaultAccess' ? 1 : 2) + BACKSTOP_SLACK_MS;
       return executor.run<T>(call, backstopMs);
@@ -82,11 +91,14 @@ export function createSdkProvider(options: SdkProviderOptions): SecretsProvider 
   }
 
   return {
-    checkTokenFormat,
-    checkVaultAccess: (token, vaultId, callOptions) => run<void>({ op: 'checkVaultAccess', token, vaultId }, callOptions),
-    listItems: (token, vaultId, callOptions) => run({ op: 'listItems', token, vaultId }, callOptions),
-    getItem: (token, vaultId, itemId, callOptions) => run({ op: 'getItem', token, vaultId, itemId }, callOptions),
-    forgetToken: (token) => executor.forget(tokenKey(token)),
+    parseToken,
+    checkVaultAccess: (input, vaultId, callOptions) =>
+      run<void>(input, ({ secret, key }) => ({ op: 'checkVaultAccess', token: secret, tokenKey: key, vaultId }), callOptions),
+    listItems: (input, vaultId, callOptions) =>
+      run(input, ({ secret, key }) => ({ op: 'listItems', token: secret, tokenKey: key, vaultId }), callOptions),
+    getItem: (input, vaultId, itemId, callOptions) =>
+      run(input, ({ secret, key }) => ({ op: 'getItem', token: secret, tokenKey: key, vaultId, itemId }), callOptions),
+    forgetToken: (input) => executor.forget(typeof input === 'string' ? tokenKey(input) : input.key),
     close: () => executor.close(),
   };
 }

@@ -3,11 +3,20 @@
 // (errors.ts). Token shapes were checked by the caller; the worker contains what slips through.
 
 import type { Client, ItemOverview as SdkItemOverview, Website as SdkWebsite } from '@1password/sdk';
-import { type AutofillBehavior, type FieldKind, type Item, type ItemOverview, ProviderError, type ProviderErrorKind } from '../provider.js';
-import { tokenKey } from '../token-key.js';
-import { withDeadline } from './deadline.js';
+import { LRUCache } from 'lru-cache';
+import { withDeadline } from '../deadline.js';
+import {
+  type AutofillBehavior,
+  type FieldKind,
+  type Item,
+  type ItemOverview,
+  ProviderError,
+  type ProviderErrorKind,
+  type ServiceToken,
+  type TokenInput,
+} from '../provider.js';
+import { tokenKey } from '../service-token.js';
 import { classifySdkError, providerError } from './errors.js';
-import { TtlCache } from './ttl-cache.js';
 import type { SdkOperation } from './worker-protocol.js';
 
 /** The part of '@1password/sdk' used here: the module boundary where tests put a fake. */
@@ -65,12 +74,12 @@ interface Login {
 export function createSdkOperations(options: SdkOperationsOptions) {
   const { loadSdk, loginDeadlineMs, callDeadlineMs, integrationVersion, onRequest = () => {} } = options;
   // sha256(token) → logged-in client; the SDK has no close(): dropping the reference frees it.
-  const clients = new TtlCache<Client>({ ttlMs: options.clientIdleMs, maxEntries: options.maxClients, sliding: true });
+  // Idle eviction: every use extends a client's life.
+  const clients = new LRUCache<string, Client>({ max: options.maxClients, ttl: options.clientIdleMs, updateAgeOnGet: true });
   // Logins in flight, joined by concurrent calls until they settle or pass their deadline.
   const logins = new Map<string, Login>();
 
-  function clientFor(token: string): Promise<Client> {
-    const key = tokenKey(token);
+  function clientFor({ secret: token, key }: ServiceToken): Promise<Client> {
     const cached = clients.get(key);
     if (cached) return Promise.resolve(cached);
     const inFlight = logins.get(key);
@@ -115,13 +124,15 @@ export function createSdkOperations(options: SdkOperationsOptions) {
     }
   }
 
-  async function withClient<T>(token: string, run: (client: Client) => Promise<T>): Promise<T> {
+  async function withClient<T>(input: TokenInput, run: (client: Client) => Promise<T>): Promise<T> {
+    // The worker is given the key with the token; a direct caller (tests) may give the text alone.
+    const token = typeof input === 'string' ? { secret: input, key: tokenKey(input) } : input;
     const client = await clientFor(token);
     try {
       return await run(client);
     } catch (err) {
       // A token revoked mid-session: drop its client so the next call logs in afresh.
-      if (err instanceof ProviderError && err.kind === 'token_rejected') clients.delete(tokenKey(token));
+      if (err instanceof ProviderError && err.kind === 'token_rejected') clients.delete(token.key);
       throw err;
     }
   }
@@ -147,20 +158,20 @@ export function createSdkOperations(options: SdkOperationsOptions) {
 
   return {
     /** Resolves when the token logs in and `vaultId` is among the vaults it can read. */
-    checkVaultAccess(token: string, vaultId: string): Promise<void> {
+    checkVaultAccess(token: TokenInput, vaultId: string): Promise<void> {
       return withClient(token, async (client) => {
         if (!(await vaultListed(client, vaultId))) throw providerError('vault_inaccessible');
       });
     },
 
-    listItems(token: string, vaultId: string): Promise<ItemOverview[]> {
+    listItems(token: TokenInput, vaultId: string): Promise<ItemOverview[]> {
       return withClient(token, async (client) => {
         const items = await itemRequest(client, 'items_list', vaultId, () => client.items.list(vaultId));
         return items.filter((item) => LOGIN_CATEGORIES.has(item.category)).map(overviewOf);
       });
     },
 
-    getItem(token: string, vaultId: string, itemId: string): Promise<Item> {
+    getItem(token: TokenInput, vaultId: string, itemId: string): Promise<Item> {
       return withClient(token, async (client): Promise<Item> => {
         const item = await itemRequest(client, 'items_get', vaultId, () => client.items.get(vaultId, itemId));
         return {
@@ -181,7 +192,7 @@ export function createSdkOperations(options: SdkOperationsOptions) {
 
     /** Frees clients idle past their time; reads evict lazily, this catches tokens never used again. */
     sweep(): void {
-      clients.sweep();
+      clients.purgeStale();
     },
   };
 }

@@ -25,13 +25,14 @@ const operations = createSdkOperations({
 });
 
 function run(call: WorkerCall): Promise<unknown> {
+  const token = { secret: call.token, key: call.tokenKey };
   switch (call.op) {
     case 'checkVaultAccess':
-      return operations.checkVaultAccess(call.token, call.vaultId);
+      return operations.checkVaultAccess(token, call.vaultId);
     case 'listItems':
-      return operations.listItems(call.token, call.vaultId);
+      return operations.listItems(token, call.vaultId);
     case 'getItem':
-      return operations.getItem(call.token, call.vaultId, call.itemId);
+      return operations.getItem(token, call.vaultId, call.itemId);
   }
 }
 

@@ -9,8 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ProviderErrorKind } from '../provider.js';
-import { tokenKey } from '../token-key.js';
-import { providerError } from './errors.js';
+import { providerError } from '../provider.js';
 import type { FromWorker, SdkOperation, ToWorker, WorkerCall, WorkerSettings } from './worker-protocol.js';
 
 export type WorkerExitReason = 'crashed' | 'hung' | 'out_of_memory' | 'exited';
@@ -157,7 +156,7 @@ export function createSdkWorkerPool(options: SdkWorkerPoolOptions): SdkExecutor 
   return {
     run<T>(call: WorkerCall, deadlineMs: number): Promise<T> {
       if (closed) return Promise.reject(providerError('internal'));
-      const index = indexOf(tokenKey(call.token));
+      const index = indexOf(call.tokenKey);
       // A worker being replaced (hung, crashed) takes no new calls.
       const current = slots[index];
       const slot = current && !current.exitReason ? current : spawn(index);

@@ -7,10 +7,11 @@ import type { ProviderErrorKind } from '../provider.js';
 export type SdkOperation = 'login' | 'vaults_list' | 'items_list' | 'items_get';
 export const SDK_OPERATIONS: readonly SdkOperation[] = ['login', 'vaults_list', 'items_list', 'items_get'];
 
+/** `tokenKey` is the token's SHA-256, computed once in the main thread: it picks the worker and the SDK client. */
 export type WorkerCall =
-  | { op: 'checkVaultAccess'; token: string; vaultId: string }
-  | { op: 'listItems'; token: string; vaultId: string }
-  | { op: 'getItem'; token: string; vaultId: string; itemId: string };
+  | { op: 'checkVaultAccess'; token: string; tokenKey: string; vaultId: string }
+  | { op: 'listItems'; token: string; tokenKey: string; vaultId: string }
+  | { op: 'getItem'; token: string; tokenKey: string; vaultId: string; itemId: string };
 
 export type ToWorker = ({ type: 'call'; id: number } & WorkerCall) | { type: 'forget'; tokenKey: string } | { type: 'ping'; id: number };
 

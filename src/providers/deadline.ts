@@ -2,7 +2,7 @@
 // request would otherwise wait for minutes. The work itself cannot be cancelled; it
 // keeps running in the background and its late result or error is ignored.
 
-import { providerError } from './errors.js';
+import { providerError } from './provider.js';
 
 // setTimeout fires at once for delays above 2^31-1 ms; clamp instead.
 const MAX_TIMER_MS = 2 ** 31 - 1;
