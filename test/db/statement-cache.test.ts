@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withStatementCache } from './database.js';
+import { withStatementCache } from '../../src/db/database.js';
 
 describe('SQLite statement cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sesame-db-'));
