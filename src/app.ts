@@ -33,14 +33,18 @@ export interface AppDeps {
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  // A request without Host reaches the app, which answers it with a body, instead of Node's bare 400.
+  const http = { requireHostHeader: false };
   const app = Fastify({
-    ...(deps.tls ? { https: deps.tls } : {}),
+    ...(deps.tls ? { https: { ...deps.tls, ...http } } : { http }),
     logger: createLoggerOptions(config.logLevel, deps.logStream),
     logController: new LogController({ disableRequestLogging: true }), // one line per request, written in onResponse
     bodyLimit: config.bodyLimitBytes,
     // A long path segment must reach validation (a non-UUID vault_id is a 422), not the router's 414;
     // Node's header size limit still bounds the URL.
-    routerOptions: { maxParamLength: 16 * 1024 },
+    // A trailing slash names the same route (as the platform's redirect_slashes does), so a 405's Allow
+    // can never list the method that was used.
+    routerOptions: { maxParamLength: 16 * 1024, ignoreTrailingSlash: true },
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
   });

@@ -91,6 +91,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
   registerJsonParser(app);
   const routes = trackRoutes(app);
 
+  // HTTP/1.1 requires Host (RFC 9112 §3.2); Node would answer its absence with an empty 400.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      return reply.code(400).header('connection', 'close').send({ detail: 'The request has no Host header' });
+    }
+  });
+
   app.setNotFoundHandler(async (request, reply) => {
     const allowed = routes.methodsFor(request.url);
     if (allowed.length > 0) {

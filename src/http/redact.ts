@@ -6,18 +6,34 @@ export const TOKEN_MASK = '**********';
 const MAX_DEPTH = 16;
 const MAX_ENTRIES = 100;
 
-// A service account token sent where no `token` key marks it (a bare JSON string body, an array) is still a token.
-const TOKEN_LIKE = /^\s*ops_/;
+// A credential sent where no `token` key marks it (a bare JSON string body, an array element, an
+// object key) is still a credential: a service account token, an API key, a grant.
+const SECRET_LIKE = /^\s*(?:ops_|sesame_ak_|sesame_gr_)/;
 
-/** A copy of `value` fit to echo in an error body: every `token` property and token-shaped string masked, depth and width bounded. */
+const isSecretLike = (text: string) => SECRET_LIKE.test(text);
+
+/** A copy of `value` fit to echo in an error body: every `token` property and secret-shaped string or key masked, depth and width bounded. */
 export function redactInput(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return TOKEN_LIKE.test(value) ? TOKEN_MASK : value;
+  if (typeof value === 'string') return isSecretLike(value) ? TOKEN_MASK : value;
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return '…';
   if (Array.isArray(value)) return value.slice(0, MAX_ENTRIES).map((item) => redactInput(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value).slice(0, MAX_ENTRIES)) {
-    out[key] = key === 'token' ? TOKEN_MASK : redactInput(item, depth + 1);
+    // A secret used as a key keeps a place of its own (numbered if several), masked like a value.
+    const name = isSecretLike(key) ? uniqueMask(out) : key;
+    out[name] = key === 'token' || name !== key ? TOKEN_MASK : redactInput(item, depth + 1);
   }
   return out;
+}
+
+/** A `loc` fit to echo: a path segment that is a secret (an object key) is masked. */
+export function redactLoc(loc: readonly (string | number)[]): (string | number)[] {
+  return loc.map((segment) => (typeof segment === 'string' && isSecretLike(segment) ? TOKEN_MASK : segment));
+}
+
+function uniqueMask(taken: Record<string, unknown>): string {
+  let name = TOKEN_MASK;
+  for (let n = 2; name in taken; n++) name = `${TOKEN_MASK}${n}`;
+  return name;
 }

@@ -3,7 +3,7 @@
 // body), so the route schemas are compiled here and checked together in one preValidation step.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { redactInput, TOKEN_MASK } from './redact.js';
+import { redactInput, redactLoc, TOKEN_MASK } from './redact.js';
 
 /** One entry of the Pydantic-v2-shaped 422 list. */
 export interface ValidationIssue {
@@ -175,7 +175,7 @@ function toIssue(error: ErrorObject, part: Part, root: unknown): ValidationIssue
   const isToken = part === 'body' && path.length === 1 && path[0] === 'token';
   const issue = (type: string, msg: string, ctx?: Record<string, unknown>, at = loc, v = value): ValidationIssue => ({
     type,
-    loc: at,
+    loc: redactLoc(at),
     msg,
     input: at === loc && isToken ? TOKEN_MASK : redactInput(v),
     ...(ctx ? { ctx } : {}),

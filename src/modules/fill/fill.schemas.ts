@@ -29,7 +29,7 @@ const RefusalReason = Type.Union(
 const FieldName = Type.String({
   minLength: 1,
   maxLength: 100,
-  pattern: '^[^\\u0000-\\u001F\\u007F]+$',
+  pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]+$',
   [PATTERN_MESSAGE]: 'Value error, field cannot contain control characters',
   description: 'username, password, totp, or the label of another field (case-insensitive)',
 });

@@ -10,7 +10,7 @@ const VaultName = (extra: object = {}) =>
     minLength: 1,
     maxLength: 255,
     // A visible character, and no control characters or lone surrogates (PostgreSQL cannot store NUL).
-    pattern: '^(?=.*\\S)[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$',
+    pattern: '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$',
     [PATTERN_MESSAGE]: 'Value error, name cannot be only white space or contain control characters',
     description: 'Unique within the organization; 1–255 characters, not only white space',
     ...extra,
@@ -19,7 +19,7 @@ const VaultName = (extra: object = {}) =>
 const OpVaultId = Type.String({
   minLength: 1,
   maxLength: 255,
-  pattern: '^[^\\s\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]+$',
+  pattern: '^[^\\s\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]+$',
   [PATTERN_MESSAGE]: 'Value error, op_vault_id cannot contain white space or control characters',
   description: 'The 1Password vault to read',
 });

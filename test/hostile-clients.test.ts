@@ -1,0 +1,86 @@
+// Hostile clients against a running server: requests a careful client never sends, each answered
+// with the documented {"detail": …} shape and a 4xx, never an echo of a secret.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OP_VAULT } from './helpers/fixture.js';
+import { sendRaw } from './helpers/raw-http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { createVault } from './helpers/vaults.js';
+
+describe('hostile clients', () => {
+  let t: TestServer;
+  let key: string;
+  beforeAll(async () => {
+    t = await startTestServer({ dialect: 'sqlite' });
+    ({ key } = await t.newOrg());
+  });
+  afterAll(() => t?.close());
+
+  it('never echoes a credential sent as a JSON object key, in loc or in input', async () => {
+    const token = t.fixture.token();
+    const apiKeyLike = `sesame_ak_${'A'.repeat(43)}`;
+    const bodies = [
+      { [token]: 'x' },
+      { name: 'n', provider_config: { op_vault_id: 'v', [token]: 1 }, [apiKeyLike]: true },
+      { name: 'n', provider_config: { [token]: { [token]: 'nested' } } },
+    ];
+    for (const body of bodies) {
+      const res = await t.request('POST', '/api/v2/vaults', { key, body });
+      expect(res.status).toBe(422);
+      expect(res.text).not.toContain(token);
+      expect(res.text).not.toContain(apiKeyLike);
+      expect(res.text).toContain('**********');
+    }
+    // A body that refuses unknown keys reports each at its own loc: the loc is masked too.
+    const { vault } = await createVault(t, key);
+    const grant = await t.request('POST', `/api/v2/vaults/${vault.id}/grants`, { key, body: { expires_in: 600, [token]: 1 } });
+    expect(grant.status).toBe(422);
+    expect(grant.body.detail).toContainEqual(expect.objectContaining({ type: 'extra_forbidden', loc: ['body', '**********'] }));
+    expect(grant.text).not.toContain(token);
+  });
+
+  it('refuses C1 control characters in names and op_vault_id, as it refuses C0 ones', async () => {
+    for (const character of ['\u0080', '\u0085', '\u009b', '\u009f']) {
+      const named = await t.request('POST', '/api/v2/vaults', {
+        key,
+        body: { name: `prod${character}`, provider_config: { op_vault_id: `v${character}` }, token: t.fixture.token() },
+      });
+      expect(named.status).toBe(422);
+      const locs = named.body.detail.map((issue: { loc: unknown[] }) => JSON.stringify(issue.loc)).sort();
+      expect(locs).toEqual(['["body","name"]', '["body","provider_config","op_vault_id"]']);
+    }
+    // The first character past C1 is an ordinary one.
+    const fine = await t.request('POST', '/api/v2/vaults', {
+      key,
+      body: { name: 'prod\u00a0café', provider_config: { op_vault_id: OP_VAULT }, token: t.fixture.token() },
+    });
+    expect(fine.status).toBe(201);
+  });
+
+  it('serves a known route with a trailing slash, and never answers a 405 whose Allow lists the method used', async () => {
+    const auth: [string, string][] = [['Authorization', `Bearer ${key}`]];
+    const listed = await sendRaw(t.url, { method: 'GET', target: '/api/v2/vaults/', headers: auth });
+    expect(listed?.status).toBe(200);
+    expect(JSON.parse(listed?.body.toString() ?? '')).toMatchObject({ limit: 50, offset: 0 });
+    const created = await sendRaw(t.url, {
+      method: 'POST',
+      target: '/api/v2/vaults/',
+      headers: [...auth, ['Content-Type', 'application/json']],
+      body: Buffer.from('{}'),
+    });
+    expect(created?.status).toBe(422); // the create route, validating the body
+    const health = await sendRaw(t.url, { method: 'GET', target: '/healthz/', headers: [] });
+    expect(health?.status).toBe(200);
+    for (const target of ['/api/v2/vaults', '/api/v2/vaults/']) {
+      const wrong = await sendRaw(t.url, { method: 'PUT', target, headers: auth });
+      expect(wrong?.status, target).toBe(405);
+      expect(wrong?.headers.allow?.split(', ').sort(), target).toEqual(['GET', 'HEAD', 'POST']);
+    }
+  });
+
+  it('answers a request without Host with the {"detail"} body, not an empty 400', async () => {
+    const res = await sendRaw(t.url, { method: 'GET', target: '/healthz', headers: [], omitHost: true });
+    expect(res?.status).toBe(400);
+    expect(res?.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(res?.body.toString() ?? '')).toEqual({ detail: 'The request has no Host header' });
+  });
+});
