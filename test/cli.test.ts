@@ -1,6 +1,8 @@
 // The `sesame` executable as an operator uses it: JSON on stdout, messages on stderr, graceful SIGTERM.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -79,14 +81,22 @@ describe('sesame CLI', () => {
 });
 
 describe('sesame serve', () => {
-  it('on a new data directory prints a first API key once (stderr), writes a 0600 key file, and the key works', async () => {
+  it('on a new data directory creates a first API key once, after the port is bound: into a 0600 file, never the log stream', async () => {
     const fresh = mkdtempSync(join(tmpdir(), 'sesame-fresh-'));
     const fixture = new TestFixture();
     const extra = { DATABASE_URL: `sqlite:${join(fresh, 'sesame.db')}`, SESAME_ONEPASSWORD_FIXTURE: fixture.path };
     try {
       const first = await serve(extra);
-      const key = /sesame_ak_[A-Za-z0-9_-]{43}/.exec(first.stderr())?.[0];
-      expect(key).toBeDefined();
+      // stderr is a pipe here, not a terminal: the key goes to a file next to the database; the log says where, and the ids.
+      await expect.poll(() => existsSync(join(fresh, 'first-api-key.json'))).toBe(true);
+      const issued = JSON.parse(readFileSync(join(fresh, 'first-api-key.json'), 'utf8')) as { id: string; org_id: string; key: string };
+      const key = issued.key;
+      expect(key).toMatch(/^sesame_ak_[A-Za-z0-9_-]{43}$/);
+      expect(statSync(join(fresh, 'first-api-key.json')).mode & 0o777).toBe(0o600);
+      await expect.poll(() => first.stderr()).toContain(join(fresh, 'first-api-key.json'));
+      expect(first.stderr()).toContain(issued.org_id);
+      expect(first.stderr()).toContain(issued.id);
+      expect(first.stderr()).not.toMatch(/sesame_ak_/);
       expect(statSync(join(fresh, 'master.key')).mode & 0o777).toBe(0o600);
       const token = fixture.token();
       const created = await fetch(`${first.url}/api/v2/vaults`, {
@@ -113,13 +123,62 @@ describe('sesame serve', () => {
     }
   });
 
+  it('shows the first API key on the terminal when stderr is one, with the org and key ids, and writes no file', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'sesame-tty-'));
+    const fixture = new TestFixture();
+    // `script` runs the command on a pseudo-terminal, as a person's shell would.
+    const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} serve`, '/dev/null'], {
+      env: { ...env, DATABASE_URL: `sqlite:${join(fresh, 'sesame.db')}`, SESAME_ONEPASSWORD_FIXTURE: fixture.path, PORT: '0' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    try {
+      await expect.poll(() => output, { timeout: 15_000 }).toMatch(/export SESAME_API_KEY=sesame_ak_[A-Za-z0-9_-]{43}/);
+      expect(output).toMatch(/created organization "default" \([0-9a-f-]{36}\) and its first API key \([0-9a-f-]{36}\)/);
+      expect(existsSync(join(fresh, 'first-api-key.json'))).toBe(false);
+      // The JSON log lines say where the key went, never the key.
+      const logLines = output.split(/\r?\n/).filter((line) => line.startsWith('{'));
+      expect(logLines.some((line) => line.includes('shown on the terminal'))).toBe(true);
+      for (const line of logLines) expect(line).not.toMatch(/sesame_ak_/);
+    } finally {
+      child.kill('SIGTERM');
+      fixture.remove();
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('creates no key when the first start fails (port taken); the next start creates it', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'sesame-taken-'));
+    const fixture = new TestFixture();
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const taken = String((blocker.address() as AddressInfo).port);
+    const extra = { DATABASE_URL: `sqlite:${join(fresh, 'sesame.db')}`, SESAME_ONEPASSWORD_FIXTURE: fixture.path };
+    try {
+      await expect(sesame(['serve'], { ...extra, PORT: taken })).rejects.toMatchObject({ stderr: expect.stringContaining('EADDRINUSE') });
+      expect(existsSync(join(fresh, 'first-api-key.json'))).toBe(false);
+      const next = await serve(extra);
+      await expect.poll(() => existsSync(join(fresh, 'first-api-key.json'))).toBe(true);
+      next.child.kill('SIGTERM');
+      expect(await next.exited).toBe(0);
+    } finally {
+      blocker.close();
+      fixture.remove();
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('the README walk-through: the demo fixture accepts the token minted with --seed demo', async () => {
     const fresh = mkdtempSync(join(tmpdir(), 'sesame-readme-'));
     const fixturePath = join(import.meta.dirname, '..', 'examples', 'demo-fixture.json');
     try {
       const { token } = (await sesame(['fixture', 'mint-token', '--seed', 'demo'])).json;
       const server = await serve({ DATABASE_URL: `sqlite:${join(fresh, 'sesame.db')}`, SESAME_ONEPASSWORD_FIXTURE: fixturePath });
-      const key = /sesame_ak_[A-Za-z0-9_-]{43}/.exec(server.stderr())?.[0];
+      await expect.poll(() => existsSync(join(fresh, 'first-api-key.json'))).toBe(true);
+      const { key } = JSON.parse(readFileSync(join(fresh, 'first-api-key.json'), 'utf8')) as { key: string };
       const created = await fetch(`${server.url}/api/v2/vaults`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },

@@ -1,6 +1,8 @@
 // `sesame serve`: migrate, start, and drain in-flight requests on SIGTERM/SIGINT.
 
+import { rmSync, writeFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp } from '../app.js';
@@ -83,8 +85,8 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
       'configuration',
     );
     await reportKeyUsage(app, database, keyring);
-    if (options.bootstrap !== false) await bootstrapFirstKey(config, database);
     await app.listen({ host: config.host, port: config.port });
+    if (options.bootstrap !== false) await bootstrapFirstKey(config, database, app);
   } catch (err) {
     await app?.close();
     await provider?.close();
@@ -136,28 +138,46 @@ async function reportKeyUsage(app: FastifyInstance, database: Database, keyring:
   }
 }
 
+/** Where the first start of a new data directory leaves the first API key when no terminal watches it. */
+export const FIRST_KEY_FILE = 'first-api-key.json';
+
 /**
- * On a brand-new embedded database, create a first organization and API key so a newcomer can curl
- * at once. The key goes to the terminal (stderr) once, never to the logs. Not done on PostgreSQL,
- * where organizations are created deliberately with `sesame org create`.
+ * On a brand-new embedded database, once the port is bound, create a first organization and API key
+ * so a newcomer can curl at once. The key never goes into the log stream: it is shown on the terminal
+ * when stderr is one, and otherwise written once to a 0600 file next to the database, whose path
+ * (never the key) is logged. Not done on PostgreSQL, where organizations are created deliberately
+ * with `sesame org create`.
  */
-async function bootstrapFirstKey(config: Config, database: Database): Promise<void> {
+async function bootstrapFirstKey(config: Config, database: Database, app: FastifyInstance): Promise<void> {
   if (config.database.dialect !== 'sqlite') return;
   const auth = createAuthModule({ db: database.db }).service;
   if ((await auth.countOrganizations()) > 0) return;
   const org = await auth.createOrganization('default');
   const issued = await auth.issueApiKey(org.id, 'first key');
-  say(
-    [
-      '',
-      'New data directory: created organization "default" and its first API key.',
-      'This key is shown once and never again; store it now:',
-      '',
-      `  ${issued.key}`,
-      '',
-      `  export SESAME_API_KEY=${issued.key}`,
-      '',
-    ].join('\n'),
+  const ids = { org_id: org.id, key_id: issued.id };
+  if (process.stderr.isTTY) {
+    say(
+      [
+        '',
+        `New data directory: created organization "default" (${org.id}) and its first API key (${issued.id}).`,
+        'This key is shown once and never again; store it now:',
+        '',
+        `  ${issued.key}`,
+        '',
+        `  export SESAME_API_KEY=${issued.key}`,
+        '',
+      ].join('\n'),
+    );
+    app.log.info(ids, 'created organization "default" and its first API key; the key was shown on the terminal');
+    return;
+  }
+  const path = join(dirname(config.database.path), FIRST_KEY_FILE);
+  // A file left by an earlier, deleted database holds a key that no longer exists. Created anew, mode 0600.
+  rmSync(path, { force: true });
+  writeFileSync(path, `${JSON.stringify({ id: issued.id, org_id: org.id, key: issued.key })}\n`, { mode: 0o600, flag: 'wx' });
+  app.log.warn(
+    { ...ids, path },
+    'created organization "default" and its first API key; the key is in this file (mode 0600): store it elsewhere, then delete the file',
   );
 }
 
