@@ -34,12 +34,17 @@ export interface AppDeps {
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   // A request without Host reaches the app, which answers it with a body, instead of Node's bare 400.
-  const http = { requireHostHeader: false };
+  // Request deadlines are checked every second (Node's default is every 30 s).
+  const http = { requireHostHeader: false, connectionsCheckingInterval: 1_000 };
   const app = Fastify({
     ...(deps.tls ? { https: { ...deps.tls, ...http } } : { http }),
     logger: createLoggerOptions(config.logLevel, deps.logStream),
     logController: new LogController({ disableRequestLogging: true }), // one line per request, written in onResponse
     bodyLimit: config.bodyLimitBytes,
+    // A client that trickles its request (headers or body) is answered 408 and cut off; idle keep-alive
+    // connections close. 72 s by default: longer than the usual 60 s idle timeout of load balancers.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     // A long path segment must reach validation (a non-UUID vault_id is a 422), not the router's 414;
     // Node's header size limit still bounds the URL.
     // A trailing slash names the same route (as the platform's redirect_slashes does), so a 405's Allow
@@ -49,6 +54,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     frameworkErrors: answerFrameworkError,
   });
   app.server.on('checkExpectation', answerUnsupportedExpectation);
+  // Node swaps the two deadlines when headersTimeout (60 s) is the larger: keep it within the request's.
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, config.requestTimeoutMs);
 
   registerErrorHandling(app);
   registerValidation(app);
@@ -154,8 +161,13 @@ function answerClientError(err: Error & { code?: string }, socket: import('node:
     socket.destroy();
     return;
   }
-  const [status, text] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
-  const body = JSON.stringify({ detail: status === 431 ? 'The request headers are too large' : 'The request could not be read' });
+  const [status, text, detail] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request took too long to arrive; the connection is closed']
+        : [400, 'Bad Request', 'The request could not be read'];
+  const body = JSON.stringify({ detail });
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -37,6 +37,10 @@ export interface Config {
   /** Deadline of one list-secrets or fill call in the browser, connection included. */
   cdpTimeoutMs: number;
   bodyLimitBytes: number;
+  /** Longest a client may take to send a whole request, headers and body; then 408 and the connection closes. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
   idempotencyTtlMs: number;
   version: string;
 }
@@ -88,6 +92,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cdpAllow: parseCdpAllow(env.SESAME_CDP_ALLOW ?? 'loopback'),
     cdpTimeoutMs: parseInteger('SESAME_CDP_TIMEOUT_MS', env.SESAME_CDP_TIMEOUT_MS, 10_000, 100, 120_000),
     bodyLimitBytes: 64 * 1024,
+    requestTimeoutMs: parseInteger('SESAME_REQUEST_TIMEOUT_MS', env.SESAME_REQUEST_TIMEOUT_MS, 30_000, 1_000, 600_000),
+    keepAliveTimeoutMs: parseInteger('SESAME_KEEP_ALIVE_TIMEOUT_MS', env.SESAME_KEEP_ALIVE_TIMEOUT_MS, 72_000, 1_000, 600_000),
     idempotencyTtlMs: 24 * 60 * 60 * 1000,
     version: '0.1.0',
   };

@@ -1,5 +1,7 @@
 // Hostile clients against a running server: requests a careful client never sends, each answered
 // with the documented {"detail": …} shape and a 4xx, never an echo of a secret.
+import { once } from 'node:events';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_VAULT } from './helpers/fixture.js';
 import { sendRaw } from './helpers/raw-http.js';
@@ -82,5 +84,68 @@ describe('hostile clients', () => {
     expect(res?.status).toBe(400);
     expect(res?.headers['content-type']).toMatch(/^application\/json/);
     expect(JSON.parse(res?.body.toString() ?? '')).toEqual({ detail: 'The request has no Host header' });
+  });
+});
+
+describe('slow clients', () => {
+  let t: TestServer;
+  const REQUEST_TIMEOUT_MS = 1_500;
+  beforeAll(async () => {
+    t = await startTestServer({
+      dialect: 'sqlite',
+      env: { SESAME_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), SESAME_KEEP_ALIVE_TIMEOUT_MS: '1000' },
+    });
+  });
+  afterAll(() => t?.close());
+
+  /** Sends `head`, then one byte of body every 200 ms; resolves with what the server sent and when it closed. */
+  function trickle(head: string): Promise<{ answer: string; closedAfterMs: number }> {
+    const { hostname, port } = new URL(t.url);
+    return new Promise((resolve) => {
+      const started = Date.now();
+      const socket = net.connect({ host: hostname, port: Number(port) });
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk;
+      });
+      socket.on('error', () => {});
+      socket.write(head);
+      const drip = setInterval(() => socket.writable && socket.write('x'), 200);
+      const giveUp = setTimeout(() => socket.destroy(), 20_000);
+      socket.on('close', () => {
+        clearInterval(drip);
+        clearTimeout(giveUp);
+        resolve({ answer, closedAfterMs: Date.now() - started });
+      });
+    });
+  }
+
+  const head = (auth: string) =>
+    `POST /api/v2/vaults HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n${auth}\r\n`;
+
+  it('answers a body trickled slower than the request deadline with 408 and closes the connection', async () => {
+    const { key } = await t.newOrg();
+    const { answer, closedAfterMs } = await trickle(head(`Authorization: Bearer ${key}\r\n`));
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('{"detail":"The request took too long to arrive; the connection is closed"}');
+    expect(closedAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
+    expect(closedAfterMs).toBeLessThan(REQUEST_TIMEOUT_MS + 3_000);
+  });
+
+  it('does not let an anonymous client keep its connection by trickling after its 401', async () => {
+    const { answer, closedAfterMs } = await trickle(head(''));
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(closedAfterMs).toBeLessThan(REQUEST_TIMEOUT_MS); // at once, not at the request deadline
+  });
+
+  it('closes an idle keep-alive connection after its timeout', async () => {
+    const { hostname, port } = new URL(t.url);
+    const started = Date.now();
+    const socket = net.connect({ host: hostname, port: Number(port) });
+    socket.resume(); // read the answer, so the close is seen
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(socket, 'close');
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

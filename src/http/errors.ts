@@ -91,6 +91,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
   registerJsonParser(app);
   const routes = trackRoutes(app);
 
+  // An answer sent before the request body was read (a 401, a 413) closes the connection: a client
+  // must not keep it by trickling the rest of a body nobody reads.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete) reply.header('connection', 'close');
+  });
+
   // HTTP/1.1 requires Host (RFC 9112 §3.2); Node would answer its absence with an empty 400.
   app.addHook('onRequest', async (request, reply) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
