@@ -41,6 +41,10 @@ export interface ErrorData {
   idempotency_key_reused: Record<string, never>;
   idempotency_in_progress: Record<string, never>;
   database_unavailable: Record<string, never>;
+  /** The disk under the database is full (SQLITE_FULL, PostgreSQL 53100); the write was rolled back whole. */
+  storage_full: Record<string, never>;
+  /** Another process holds the SQLite write lock (or a PostgreSQL row lock) past the write's deadline. */
+  database_busy: Record<string, never>;
   invalid_allowed_domains: { problems: DomainProblem[] };
   /** cdp_endpoint is outside SESAME_CDP_ALLOW; refused before any connection. */
   cdp_not_allowed: { endpoint: string };
@@ -77,6 +81,8 @@ const MESSAGES: { [C in ErrorCode]: (data: ErrorData[C]) => string } = {
   idempotency_key_reused: () => 'Idempotency-Key was already used with a different request body',
   idempotency_in_progress: () => 'A request with this Idempotency-Key is still in progress; retry shortly',
   database_unavailable: () => 'The database is unavailable. Nothing was changed; retry later.',
+  storage_full: () => "The server's storage is full. Nothing was changed; retry later.",
+  database_busy: () => 'The database is locked by another process. Nothing was changed; retry later.',
   invalid_allowed_domains: ({ problems }) =>
     `${problems.length} allowed_domains entr${problems.length === 1 ? 'y is' : 'ies are'} not a domain`,
   cdp_not_allowed: () => 'Value error, cdp_endpoint is not allowed by this server (SESAME_CDP_ALLOW)',

@@ -10,7 +10,6 @@ import {
   Kysely,
   Migrator,
   PostgresDialect,
-  SqliteDialect,
   type SqliteDatabase as SqliteDialectDatabase,
   sql,
 } from 'kysely';
@@ -18,8 +17,15 @@ import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Tables } from './schema.js';
+import { NonBlockingSqliteDialect, SqliteGate } from './sqlite-driver.js';
 
 export type Dialect = DatabaseConfig['dialect'];
+
+/**
+ * A write that belongs to a change and must commit in the change's own transaction, or not at all:
+ * its audit event, the idempotency record of the request that made it.
+ */
+export type InTransaction = (trx: Kysely<Tables>) => Promise<void>;
 
 export interface Database {
   dialect: Dialect;
@@ -39,6 +45,8 @@ export interface OpenOptions {
 /** Every database round trip has a deadline, so a stalled database yields 503s, never a hang. */
 const STATEMENT_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 5_000;
+/** How long a SQLite write waits for another process's write lock before it answers 503. */
+const SQLITE_LOCK_WAIT_MS = 5_000;
 
 export function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Database {
   return config.dialect === 'sqlite' ? openSqlite(config.path) : openPostgres(config.url, options);
@@ -46,22 +54,23 @@ export function openDatabase(config: DatabaseConfig, options: OpenOptions = {}):
 
 function openSqlite(path: string): Database {
   mkdirSync(dirname(path), { recursive: true });
+  // Opening (and switching to WAL) may wait for the lock synchronously: nothing is served yet.
   const raw = new SqliteDatabase(path, { timeout: STATEMENT_TIMEOUT_MS });
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
+  // From now on a busy lock fails at once and is waited for asynchronously (see sqlite-driver.ts).
+  raw.pragma('busy_timeout = 0');
   const statements = withStatementCache(raw);
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) });
-  // better-sqlite3 is synchronous: a cached statement runs at once. Inside a transaction the query goes
-  // through Kysely instead, whose connection mutex keeps it out of the open transaction.
-  fastPaths.set(db, (text, parameters) =>
-    raw.inTransaction ? runThroughKysely(db, text, parameters) : Promise.resolve(statements.prepare(text).all(parameters) as unknown[]),
-  );
+  const gate = new SqliteGate(raw, { deadlineMs: SQLITE_LOCK_WAIT_MS });
+  const db = new Kysely<Tables>({ dialect: new NonBlockingSqliteDialect(gate, statements) });
+  // better-sqlite3 is synchronous: a cached statement runs at once, outside any open transaction of this process.
+  fastPaths.set(db, (text, parameters) => gate.outside(() => statements.prepare(text).all(parameters) as unknown[]));
   return {
     dialect: 'sqlite',
     db,
     ping: async () => {
-      raw.prepare('SELECT 1').get();
+      await gate.outside(() => raw.prepare('SELECT 1').get());
     },
     close: () => db.destroy(),
   };
@@ -72,7 +81,10 @@ function openSqlite(path: string): Database {
  * itself (~8 µs of a ~6 µs point read). Queries are built from fixed shapes, so the SQL text
  * repeats and its prepared statement can be reused; the cache is bounded all the same.
  */
-export function withStatementCache(raw: SqliteDatabase.Database, limit = 256): SqliteDialectDatabase {
+export function withStatementCache(
+  raw: SqliteDatabase.Database,
+  limit = 256,
+): SqliteDialectDatabase & { prepare(text: string): SqliteDatabase.Statement } {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => raw.close(),
@@ -181,6 +193,24 @@ async function appliedMigrations(database: Database): Promise<string[]> {
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/**
+ * The disk under the database is full: SQLite's SQLITE_FULL, or SQLITE_IOERR_SHMSIZE (the WAL index
+ * could not grow: a connection opened on a full disk cannot even read), PostgreSQL's disk_full (53100).
+ */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE' || code === '53100';
+}
+
+/**
+ * A lock held elsewhere made the write give up, with nothing changed: SQLite's write lock past the
+ * statement's deadline, PostgreSQL's lock_timeout (55P03), a deadlock (40P01) or a serialization failure (40001).
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || ['55P03', '40P01', '40001'].includes(code));
 }
 
 /** Recognises a failure to reach or use the database (as opposed to a bug in a query). */

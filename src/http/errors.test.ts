@@ -22,6 +22,8 @@ const SAMPLES: { [C in ErrorCode]: ErrorData[C] } = {
   idempotency_key_reused: {},
   idempotency_in_progress: {},
   database_unavailable: {},
+  storage_full: {},
+  database_busy: {},
   invalid_allowed_domains: { problems: [{ index: 0, input: 'com', problem: 'public_suffix', host: 'com' }] },
   cdp_not_allowed: { endpoint: 'http://10.0.0.1:9222' },
   page_not_found: { message: 'The browser has no open page' },

@@ -2,7 +2,7 @@
 // headers and body, the 422 list shape for validation, {"detail": …} for everything else, 404/405
 // for unknown routes, and no internals in any 5xx body.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { isDatabaseUnavailable } from '../db/database.js';
+import { isDatabaseBusy, isDatabaseUnavailable, isStorageFull } from '../db/database.js';
 import { DomainError, type ErrorCode, type ErrorData, type ProviderField } from '../errors.js';
 import { errorForLog } from './logging.js';
 import { TOKEN_MASK } from './redact.js';
@@ -41,6 +41,8 @@ const ANSWERS: { [C in ErrorCode]: Answer<C> } = {
   idempotency_key_reused: { status: 422 },
   idempotency_in_progress: { status: 409, headers: () => retryAfter(1) },
   database_unavailable: { status: 503, headers: () => retryAfter(5) },
+  storage_full: { status: 503, headers: () => retryAfter(30) },
+  database_busy: { status: 503, headers: () => retryAfter(2) },
   invalid_allowed_domains: {
     status: 422,
     issues: ({ problems }) =>
@@ -88,6 +90,7 @@ const DETAIL_BY_STATUS: Record<number, string> = {
 };
 
 export function registerErrorHandling(app: FastifyInstance): void {
+  const storageFullLog = throttle(60_000);
   registerJsonParser(app);
   const routes = trackRoutes(app);
 
@@ -106,7 +109,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   app.setNotFoundHandler(async (request, reply) => {
     const allowed = routes.methodsFor(request.url);
-    if (allowed.length > 0) {
+    // A 405 whose Allow lists the method used would contradict itself.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       return reply.code(405).header('allow', allowed.join(', ')).send({ detail: DETAIL_BY_STATUS[405] });
     }
     return reply.code(404).send({ detail: DETAIL_BY_STATUS[404] });
@@ -118,6 +122,17 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const status = (error as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send({ detail: DETAIL_BY_STATUS[status] ?? 'The request could not be processed' });
+    }
+    if (isStorageFull(error)) {
+      // The real cause (SQLITE_FULL / 53100), once a minute at most: a full disk fails every write.
+      if (storageFullLog.due()) {
+        request.log.error({ err: errorForLog(error), suppressed: storageFullLog.suppressed() }, 'storage full: writes refused until space is freed');
+      }
+      return send(reply, answerFor(new DomainError('storage_full')));
+    }
+    if (isDatabaseBusy(error)) {
+      request.log.warn({ err: errorForLog(error) }, 'database locked by another process past the write deadline');
+      return send(reply, answerFor(new DomainError('database_busy')));
     }
     if (isDatabaseUnavailable(error)) {
       request.log.error({ err: errorForLog(error) }, 'database unavailable');
@@ -168,6 +183,28 @@ function trackRoutes(app: FastifyInstance) {
     methodsFor(url: string): string[] {
       const path = url.split('?')[0] ?? '';
       return [...new Set(patterns.filter((p) => p.regex.test(path)).map((p) => p.method))];
+    },
+  };
+}
+
+/** At most one log line per `ms`; counts the ones it held back. */
+function throttle(ms: number) {
+  let last = Number.NEGATIVE_INFINITY;
+  let held = 0;
+  return {
+    due(): boolean {
+      const now = Date.now();
+      if (now - last < ms) {
+        held++;
+        return false;
+      }
+      last = now;
+      return true;
+    },
+    suppressed(): number {
+      const n = held;
+      held = 0;
+      return n;
     },
   };
 }

@@ -25,7 +25,11 @@ export interface RawResponse {
 export function sendRaw(url: string, request: RawRequest, timeoutMs = 15_000): Promise<RawResponse | undefined> {
   const { hostname, port } = new URL(url);
   const body = request.body ?? Buffer.alloc(0);
-  const lines = [`${request.method} ${request.target} HTTP/1.1`, ...(request.omitHost ? [] : [`Host: ${hostname}:${port}`]), 'Connection: close'];
+  const lines = [
+    `${request.method} ${request.target} HTTP/1.1`,
+    ...(request.omitHost ? [] : [`Host: ${hostname}:${port}`]),
+    'Connection: close',
+  ];
   for (const [name, value] of request.headers) lines.push(`${name}: ${value}`);
   if (request.chunked) lines.push('Transfer-Encoding: chunked');
   else if (body.length > 0 || ['POST', 'PUT', 'PATCH'].includes(request.method)) lines.push(`Content-Length: ${body.length}`);

@@ -1,7 +1,7 @@
 // Grant rows. Management methods take the org and vault and put them in the WHERE clause; the
 // authentication lookup is by hash, like API keys, since it is what finds the org.
 import type { Kysely } from 'kysely';
-import type { GrantsTable, Tables } from '../../db/schema.js';
+import type { AuditEventsTable, GrantsTable, Tables } from '../../db/schema.js';
 
 export interface GrantRow extends Omit<GrantsTable, 'fills_used'> {
   fills_used: number;
@@ -9,8 +9,12 @@ export interface GrantRow extends Omit<GrantsTable, 'fills_used'> {
 
 export function createGrantRepo(db: Kysely<Tables>) {
   return {
-    async insert(row: Omit<GrantRow, 'fills_used'>): Promise<void> {
-      await db.insertInto('grants').values(row).execute();
+    /** The grant and the audit event recording it, in one transaction. */
+    async insert(row: Omit<GrantRow, 'fills_used'>, event: AuditEventsTable): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('grants').values(row).execute();
+        await trx.insertInto('audit_events').values(event).execute();
+      });
     },
 
     /** One vault's grants, newest first. */
@@ -37,23 +41,26 @@ export function createGrantRepo(db: Kysely<Tables>) {
     },
 
     /** Marks the grant revoked (keeping the first revocation time); false when the vault has no such grant. */
-    async revoke(orgId: string, vaultId: string, id: string, at: string): Promise<boolean> {
-      const found = await db
-        .selectFrom('grants')
-        .select('id')
-        .where('org_id', '=', orgId)
-        .where('vault_id', '=', vaultId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (!found) return false;
-      await db
-        .updateTable('grants')
-        .set({ revoked_at: at })
-        .where('org_id', '=', orgId)
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .execute();
-      return true;
+    async revoke(orgId: string, vaultId: string, id: string, at: string, event: AuditEventsTable): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const found = await trx
+          .selectFrom('grants')
+          .select('id')
+          .where('org_id', '=', orgId)
+          .where('vault_id', '=', vaultId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (!found) return false;
+        await trx
+          .updateTable('grants')
+          .set({ revoked_at: at })
+          .where('org_id', '=', orgId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .execute();
+        await trx.insertInto('audit_events').values(event).execute();
+        return true;
+      });
     },
 
     /** The hot path of a grant-authenticated request: one indexed read, no cache, so revocation is immediate everywhere. */

@@ -14,16 +14,22 @@ const caller: Caller = { orgId: ORG, credential: { type: 'api_key', id: 'key-1' 
 function setup() {
   let clock = Date.parse('2026-11-30T12:00:00.000Z');
   const rows = new Map<string, GrantRow & { fills_used: number }>();
+  // Audit events the repository stores with the change they describe (one transaction in the real one).
+  const recorded: AuditEntry[] = [];
   const repo = {
-    insert: async (row: Omit<GrantRow, 'fills_used'>) => void rows.set(row.id, { ...row, fills_used: 0 }),
+    insert: async (row: Omit<GrantRow, 'fills_used'>, event: AuditEntry) => {
+      rows.set(row.id, { ...row, fills_used: 0 });
+      recorded.push(event);
+    },
     list: async (orgId: string, vaultId: string) => {
       const found = [...rows.values()].filter((r) => r.org_id === orgId && r.vault_id === vaultId);
       return { total: found.length, rows: found };
     },
-    revoke: async (orgId: string, vaultId: string, id: string, at: string) => {
+    revoke: async (orgId: string, vaultId: string, id: string, at: string, event: AuditEntry) => {
       const row = rows.get(id);
       if (row?.org_id !== orgId || row.vault_id !== vaultId) return false;
       row.revoked_at ??= at;
+      recorded.push(event);
       return true;
     },
     findUnrevoked: async (hash: string) => [...rows.values()].find((r) => r.token_hash === hash && r.revoked_at === null),
@@ -39,11 +45,11 @@ function setup() {
       if (row?.org_id === orgId && row.fills_used > 0) row.fills_used--;
     },
   } as unknown as GrantRepo;
-  const recorded: AuditEntry[] = [];
   const service = createGrantService({
     repo,
     vaultExists: async (orgId, vaultId) => orgId === ORG && vaultId === VAULT,
-    audit: { record: async (entry) => void recorded.push(entry), rowFor: () => ({}) as never },
+    // The row the repository stores is the entry itself here, so the test can read it back.
+    audit: { record: async () => {}, rowFor: (entry) => entry as never },
     now: () => new Date(clock),
   });
   return {

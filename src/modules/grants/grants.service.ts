@@ -66,8 +66,7 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
         max_fills: body.max_fills ?? null,
         revoked_at: null,
       };
-      await repo.insert(row);
-      await audit.record({ caller, vaultId, action: 'grant.create', outcome: 'ok' });
+      await repo.insert(row, audit.rowFor({ caller, vaultId, action: 'grant.create', outcome: 'ok' }));
       return { ...toGrant({ ...row, fills_used: 0 }), grant };
     },
 
@@ -79,8 +78,8 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
 
     async revoke(caller: Caller, vaultId: string, grantId: string): Promise<void> {
       await requireVault(caller.orgId, vaultId);
-      if (!(await repo.revoke(caller.orgId, vaultId, grantId, now().toISOString()))) throw new DomainError('grant_not_found');
-      await audit.record({ caller, vaultId, action: 'grant.revoke', outcome: 'ok' });
+      const event = audit.rowFor({ caller, vaultId, action: 'grant.revoke', outcome: 'ok' });
+      if (!(await repo.revoke(caller.orgId, vaultId, grantId, now().toISOString(), event))) throw new DomainError('grant_not_found');
     },
 
     /**

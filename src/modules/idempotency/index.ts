@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import { createIdempotencyStore } from './idempotency.store.js';
 
-export { type IdempotencyStore, requestFingerprint, type StoredResponse } from './idempotency.store.js';
+export { type Completion, type IdempotencyStore, requestFingerprint, type StoredResponse } from './idempotency.store.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 

@@ -129,7 +129,8 @@ export function createRateLimiter(
     // Not synced lately: the other instances may have counted a lot meanwhile. Learn it first (one round
     // trip, shared by every request waiting for it), unless the database is away: then count locally.
     if (healthy && !closed && at - state.syncedAt > STALE_AFTER_SYNCS * syncIntervalMs) {
-      return sync().then(() => {
+      // …but never longer than one sync interval: a locked or slow database must not hold requests.
+      return waitAtMost(sync(), syncIntervalMs).then(() => {
         const later = now();
         return decide(stateOf(bucket, later), later);
       });
@@ -253,6 +254,15 @@ export function createRateLimiter(
       if (healthy) await sync();
     },
   };
+}
+
+/** Resolves when `work` settles or after `ms`, whichever comes first (`work` goes on either way). */
+function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -2,7 +2,7 @@
 // is indistinguishable from a missing one.
 import type { Kysely } from 'kysely';
 import type { SealedSecret } from '../../crypto/envelope.js';
-import { isUniqueViolation, preparedQuery } from '../../db/database.js';
+import { type InTransaction, isUniqueViolation, preparedQuery } from '../../db/database.js';
 import type { AuditEventsTable, Tables, VaultsTable } from '../../db/schema.js';
 import { DomainError } from '../../errors.js';
 
@@ -84,15 +84,22 @@ export function createVaultRepo(db: Kysely<Tables>) {
   }
 
   /**
-   * Runs `write` and, when it changed a row, stores the audit events recording it in the same
-   * transaction: a change is never kept without its record, nor a record without its change.
+   * Runs `write` and, when it changed a row, stores the audit events recording it and the writes that
+   * belong to it (the request's idempotency record) in the same transaction: a change is never kept
+   * without its records, nor a record without its change.
    */
-  async function withEvents(events: readonly AuditEventsTable[], write: (db: Kysely<Tables>) => Promise<boolean>): Promise<boolean> {
-    if (events.length === 0) return write(db);
+  async function withEvents(
+    events: readonly AuditEventsTable[],
+    write: (db: Kysely<Tables>) => Promise<boolean>,
+    also: readonly InTransaction[] = [],
+  ): Promise<boolean> {
+    if (events.length === 0 && also.length === 0) return write(db);
     return db.transaction().execute(async (trx) => {
       const changed = await write(trx);
-      if (changed) await trx.insertInto('audit_events').values(events).execute();
-      return changed;
+      if (!changed) return false;
+      if (events.length > 0) await trx.insertInto('audit_events').values(events).execute();
+      for (const extra of also) await extra(trx);
+      return true;
     });
   }
 
@@ -108,12 +115,20 @@ export function createVaultRepo(db: Kysely<Tables>) {
   const deepPage = preparedQuery(db, deepPageQuery);
 
   return {
-    async insert(row: Omit<VaultRow, 'token_version'>, events: readonly AuditEventsTable[] = []): Promise<void> {
+    async insert(
+      row: Omit<VaultRow, 'token_version'>,
+      events: readonly AuditEventsTable[] = [],
+      also: readonly InTransaction[] = [],
+    ): Promise<void> {
       await guardName(row.name, () =>
-        withEvents(events, async (db) => {
-          await db.insertInto('vaults').values(row).execute();
-          return true;
-        }),
+        withEvents(
+          events,
+          async (db) => {
+            await db.insertInto('vaults').values(row).execute();
+            return true;
+          },
+          also,
+        ),
       );
     },
 
@@ -151,20 +166,25 @@ export function createVaultRepo(db: Kysely<Tables>) {
         bumpTokenVersion?: boolean;
       },
       events: readonly AuditEventsTable[] = [],
+      also: readonly InTransaction[] = [],
     ): Promise<WriteResult> {
       const { bumpTokenVersion, ...columns } = changes;
       const written = await guardName(columns.name, () =>
-        withEvents(events, async (db) => {
-          const result = await db
-            .updateTable('vaults')
-            .set((eb) => ({ ...columns, ...(bumpTokenVersion ? { token_version: eb('token_version', '+', 1) } : {}) }))
-            .where('org_id', '=', orgId)
-            .where('id', '=', id)
-            .where('op_vault_id', '=', expected.op_vault_id)
-            .where('token_version', '=', expected.token_version)
-            .executeTakeFirst();
-          return Number(result.numUpdatedRows) > 0;
-        }),
+        withEvents(
+          events,
+          async (db) => {
+            const result = await db
+              .updateTable('vaults')
+              .set((eb) => ({ ...columns, ...(bumpTokenVersion ? { token_version: eb('token_version', '+', 1) } : {}) }))
+              .where('org_id', '=', orgId)
+              .where('id', '=', id)
+              .where('op_vault_id', '=', expected.op_vault_id)
+              .where('token_version', '=', expected.token_version)
+              .executeTakeFirst();
+            return Number(result.numUpdatedRows) > 0;
+          },
+          also,
+        ),
       );
       if (written) return 'written';
       return (await this.find(orgId, id)) ? 'changed' : 'missing';

@@ -1,7 +1,7 @@
 // HTTP binding of the vault service: schemas in, service call, status and headers out.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { commonErrors, ErrorDetail, ListQuery } from '../../http/schemas.js';
-import { type IdempotencyStore, requestFingerprint, type StoredResponse } from '../idempotency/idempotency.store.js';
+import { type Completion, type IdempotencyStore, requestFingerprint, type StoredResponse } from '../idempotency/idempotency.store.js';
 import {
   CreateVaultBody,
   IdempotencyHeaders,
@@ -26,7 +26,7 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
     orgId: string,
     key: string | undefined,
     fingerprint: () => string,
-    handler: () => Promise<StoredResponse>,
+    handler: (complete?: Completion) => Promise<StoredResponse>,
   ) {
     const result = key ? await idempotency.run(orgId, key, fingerprint(), handler) : await handler();
     if ('replayed' in result && result.replayed) reply.header('idempotent-replayed', 'true');
@@ -60,7 +60,11 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
               body.provider_config.op_vault_id,
               body.token,
             ]),
-          async () => ({ status: 201, body: await service.create(caller, body) }),
+          // With a key, the answer is stored in the vault's own transaction.
+          async (complete) => ({
+            status: 201,
+            body: await service.create(caller, body, complete && ((vault) => complete({ status: 201, body: vault }))),
+          }),
         );
         const vault = result.body as Vault;
         return reply.code(result.status).header('location', `/api/v2/vaults/${vault.id}`).send(vault);
@@ -131,8 +135,8 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
           caller.orgId,
           request.headers['idempotency-key'],
           () => requestFingerprint(`rotate:${vaultId}`, [request.body.token]),
-          async () => {
-            await service.rotateToken(caller, vaultId, request.body.token);
+          async (complete) => {
+            await service.rotateToken(caller, vaultId, request.body.token, complete?.({ status: 204, body: null }));
             return { status: 204, body: null };
           },
         );

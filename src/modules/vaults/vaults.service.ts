@@ -2,6 +2,7 @@
 // in local variables for the duration of one provider call.
 import { randomUUID } from 'node:crypto';
 import { DecryptError, type Envelope } from '../../crypto/envelope.js';
+import type { InTransaction } from '../../db/database.js';
 import { DomainError, type ProviderField } from '../../errors.js';
 import { PROVIDER_ERRORS, ProviderError, type SecretsProvider, type ServiceToken } from '../../providers/provider.js';
 import type { AuditEventRow } from '../audit/audit.repo.js';
@@ -118,7 +119,8 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
   }
 
   return {
-    async create(caller: Caller, body: CreateVaultBody): Promise<Vault> {
+    /** `also(vault)`: writes that commit in the vault's own transaction (the request's idempotency record). */
+    async create(caller: Caller, body: CreateVaultBody, also?: (vault: Vault) => InTransaction): Promise<Vault> {
       const { orgId } = caller;
       const opVaultId = body.provider_config.op_vault_id;
       if (await repo.nameTaken(orgId, body.name)) throw new DomainError('vault_name_taken', { name: body.name });
@@ -139,8 +141,9 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
         created_at: at,
         updated_at: at,
       };
-      await repo.insert(row, changeEvents(caller, id, 'vault.create'));
-      return toVault(row);
+      const vault = toVault(row);
+      await repo.insert(row, changeEvents(caller, id, 'vault.create'), also ? [also(vault)] : []);
+      return vault;
     },
 
     async list({ orgId }: Caller, limit: number, offset: number): Promise<VaultList> {
@@ -178,7 +181,7 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
       throw new DomainError('concurrent_change');
     },
 
-    async rotateToken(caller: Caller, id: string, rawToken: string): Promise<void> {
+    async rotateToken(caller: Caller, id: string, rawToken: string, also?: InTransaction): Promise<void> {
       const { orgId } = caller;
       let token: ServiceToken | undefined;
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
@@ -198,6 +201,7 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
             bumpTokenVersion: true,
           },
           changeEvents(caller, id, 'vault.rotate'),
+          also ? [also] : [],
         );
         if (result === 'written') return forgetStoredToken(row);
         if (result === 'missing') throw new DomainError('vault_not_found');
