@@ -126,7 +126,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (isStorageFull(error)) {
       // The real cause (SQLITE_FULL / 53100), once a minute at most: a full disk fails every write.
       if (storageFullLog.due()) {
-        request.log.error({ err: errorForLog(error), suppressed: storageFullLog.suppressed() }, 'storage full: writes refused until space is freed');
+        request.log.error(
+          { err: errorForLog(error), suppressed: storageFullLog.suppressed() },
+          'storage full: writes refused until space is freed',
+        );
       }
       return send(reply, answerFor(new DomainError('storage_full')));
     }

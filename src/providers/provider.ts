@@ -133,7 +133,9 @@ export interface ItemOverview {
   websites: ItemWebsite[];
 }
 
-export type FieldKind = 'text' | 'concealed' | 'totp';
+/** The kinds of field Sesame fills; one list, read by the wire schemas and the backends. */
+export const FIELD_KINDS = ['text', 'concealed', 'totp'] as const;
+export type FieldKind = (typeof FIELD_KINDS)[number];
 
 /** A field of an item as the fill logic sees it. `value` is secret; TOTP `value` is the seed/URI. */
 export interface ItemField {

@@ -1,6 +1,7 @@
 // Wire schemas of the two agent actions: POST /api/v2/vaults/{vault_id}/list-secrets and /fill.
 import { type Static, Type } from '@sinclair/typebox';
 import { PATTERN_MESSAGE } from '../../http/validation.js';
+import { FIELD_KINDS } from '../../providers/provider.js';
 import { REFUSAL_REASONS } from './refusals.js';
 
 const CdpEndpoint = Type.String({
@@ -65,7 +66,7 @@ export const ListSecretsAnswer = Type.Object(
       Type.Object(
         {
           field: Type.String(),
-          kind: Type.Union([Type.Literal('text'), Type.Literal('concealed'), Type.Literal('totp')]),
+          kind: Type.Union(FIELD_KINDS.map((kind) => Type.Literal(kind))),
           ambiguous: Type.Boolean({ description: 'Several items tie for this field; the fill picks one deterministically, or by account' }),
           tied_count: Type.Optional(Type.Integer({ description: 'How many items tie (only when ambiguous)' })),
         },

@@ -1,7 +1,7 @@
 // The fixture file format (docs: spec/operations.md, "The 1Password fixture backend"), read into Maps.
 // Error messages name where the file is wrong but never quote it: the file holds tokens and secret values.
 
-import type { AutofillBehavior, FieldKind } from '../provider.js';
+import { type AutofillBehavior, FIELD_KINDS, type FieldKind } from '../provider.js';
 
 export type TokenState = 'active' | 'revoked' | 'expired';
 
@@ -48,7 +48,6 @@ export class FixtureFormatError extends Error {
 }
 
 const TOKEN_STATES: readonly TokenState[] = ['active', 'revoked', 'expired'];
-const FIELD_KINDS: readonly FieldKind[] = ['text', 'concealed', 'totp'];
 const AUTOFILL: readonly AutofillBehavior[] = ['AnywhereOnWebsite', 'ExactDomain', 'Never'];
 
 function fail(path: string, expected: string): never {
