@@ -87,7 +87,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     audit: audit.service,
     idempotency: idempotency.store,
   });
-  const grants = createGrantsModule({ db, audit: audit.service, vaultExists });
+  const grants = createGrantsModule({ db, audit: audit.service, vaultExists, cdpAllow: config.cdpAllow });
   const fill = createFillModule({
     vaults: vaults.service,
     grants: grants.service,

@@ -48,6 +48,14 @@ export interface ErrorData {
   invalid_allowed_domains: { problems: DomainProblem[] };
   /** cdp_endpoint is outside SESAME_CDP_ALLOW; refused before any connection. */
   cdp_not_allowed: { endpoint: string };
+  /** The grant is bound to a browser, and the request names another one. */
+  cdp_endpoint_mismatch: { endpoint: string };
+  /** The grant is bound to one page of its browser, and the request names another one. */
+  target_id_mismatch: { targetId: string };
+  /** A grant minted with target_id but no cdp_endpoint: a page of which browser? */
+  target_id_without_cdp_endpoint: { targetId: string };
+  /** No browser to act on: the request names none, and its credential is not a grant bound to one. */
+  browser_not_bound: Record<string, never>;
   /** The browser has no page to act on as asked (none, several, no such target_id). */
   page_not_found: { message: string };
   browser_unreachable: { message: string };
@@ -86,6 +94,12 @@ const MESSAGES: { [C in ErrorCode]: (data: ErrorData[C]) => string } = {
   invalid_allowed_domains: ({ problems }) =>
     `${problems.length} allowed_domains entr${problems.length === 1 ? 'y is' : 'ies are'} not a domain`,
   cdp_not_allowed: () => 'Value error, cdp_endpoint is not allowed by this server (SESAME_CDP_ALLOW)',
+  cdp_endpoint_mismatch: () =>
+    'Value error, this grant is bound to another browser: leave cdp_endpoint out, or send the one the grant was minted with',
+  target_id_mismatch: () =>
+    'Value error, this grant is bound to another page: leave target_id out, or send the one the grant was minted with',
+  target_id_without_cdp_endpoint: () => 'Value error, target_id names a page of the browser at cdp_endpoint; send both',
+  browser_not_bound: () => 'Field required',
   page_not_found: ({ message }) => `Value error, ${message}`,
   browser_unreachable: ({ message }) => message,
   browser_timeout: ({ message }) => message,

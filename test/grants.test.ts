@@ -39,6 +39,7 @@ describe.each(DIALECTS)('grants (%s)', (dialect) => {
     expect(Object.keys(g).sort()).toEqual(
       [
         'allowed_domains',
+        'cdp_endpoint',
         'created_at',
         'expires_at',
         'fills_used',
@@ -48,12 +49,14 @@ describe.each(DIALECTS)('grants (%s)', (dialect) => {
         'org_id',
         'revoked_at',
         'status',
+        'target_id',
         'vault_id',
       ].sort(),
     );
     expect(g.grant).toMatch(GRANT_PATTERN);
     expect(g.id).toMatch(UUID_LOWER);
     expect(g).toMatchObject({ org_id: orgId, vault_id: vault.id, max_fills: 3, fills_used: 0, revoked_at: null, status: 'active' });
+    expect(g).toMatchObject({ cdp_endpoint: null, target_id: null }); // unbound: its requests name their browser
     expect(g.allowed_domains).toEqual(['example.com', 'xn--bcher-kva.example']);
     expect(g.created_at).toMatch(ISO_UTC);
     expect(Date.parse(g.expires_at) - Date.parse(g.created_at)).toBe(600_000);
@@ -122,6 +125,50 @@ describe.each(DIALECTS)('grants (%s)', (dialect) => {
     );
     // Nothing was minted.
     expect((await t.request('GET', grants(vault.id), { key })).body.total).toBe(0);
+  });
+
+  it('binds a grant to a browser the allow-list admits (and optionally one page), shown in the listing', async () => {
+    const { key } = await t.newOrg();
+    const { vault } = await createVault(t, key);
+    const bound = await t.request('POST', grants(vault.id), {
+      key,
+      body: { expires_in: 600, cdp_endpoint: 'http://127.0.0.1:9222', target_id: 'A1B2C3D4E5F60718293A4B5C6D7E8F90' },
+    });
+    expect(bound.status).toBe(201);
+    expect(bound.body).toMatchObject({ cdp_endpoint: 'http://127.0.0.1:9222', target_id: 'A1B2C3D4E5F60718293A4B5C6D7E8F90' });
+    const browserOnly = await t.request('POST', grants(vault.id), {
+      key,
+      body: { expires_in: 600, cdp_endpoint: 'ws://localhost:9333/devtools/browser/x' },
+    });
+    expect(browserOnly.body).toMatchObject({ cdp_endpoint: 'ws://localhost:9333/devtools/browser/x', target_id: null });
+    const listed = (await t.request('GET', grants(vault.id), { key })).body.grants;
+    expect(listed.map((g: Record<string, unknown>) => [g.id, g.cdp_endpoint, g.target_id])).toEqual([
+      [browserOnly.body.id, 'ws://localhost:9333/devtools/browser/x', null],
+      [bound.body.id, 'http://127.0.0.1:9222', 'A1B2C3D4E5F60718293A4B5C6D7E8F90'],
+    ]);
+
+    // Checked before anything is minted, at the field it is about (SESAME_CDP_ALLOW defaults to loopback).
+    const outside = issuesByLoc(
+      await t.request('POST', grants(vault.id), { key, body: { expires_in: 600, cdp_endpoint: 'http://10.1.2.3:9222' } }),
+    );
+    expect(outside['["body","cdp_endpoint"]']).toEqual({
+      type: 'value_error',
+      loc: ['body', 'cdp_endpoint'],
+      msg: 'Value error, cdp_endpoint is not allowed by this server (SESAME_CDP_ALLOW)',
+      input: 'http://10.1.2.3:9222',
+    });
+    const credentials = issuesByLoc(
+      await t.request('POST', grants(vault.id), { key, body: { expires_in: 600, cdp_endpoint: 'http://user:pw@127.0.0.1:9222' } }),
+    );
+    expect(credentials['["body","cdp_endpoint"]']?.type).toBe('value_error');
+    const pageOnly = issuesByLoc(await t.request('POST', grants(vault.id), { key, body: { expires_in: 600, target_id: 'A1B2' } }));
+    expect(pageOnly['["body","target_id"]']).toMatchObject({ type: 'value_error', input: 'A1B2' });
+    const shapes = issuesByLoc(
+      await t.request('POST', grants(vault.id), { key, body: { expires_in: 600, cdp_endpoint: 'file:///etc', target_id: 'a b' } }),
+    );
+    expect(shapes['["body","cdp_endpoint"]']?.msg).toBe('Value error, cdp_endpoint must be an http://, https://, ws:// or wss:// URL');
+    expect(shapes['["body","target_id"]']?.msg).toBe('Value error, target_id must be a DevTools target id');
+    expect((await t.request('GET', grants(vault.id), { key })).body.total).toBe(2);
   });
 
   it('refuses unknown keys, so a misspelt limit never mints an unlimited grant', async () => {

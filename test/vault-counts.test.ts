@@ -91,7 +91,7 @@ describe.each(DIALECTS)('vault counts (%s)', (dialect) => {
         .values(vaultRow(b, `b${i}`))
         .execute();
 
-    expect(await migrate(database)).toEqual(['0004-vault-counts']);
+    expect((await migrator.migrateTo('0004-vault-counts')).error).toBeUndefined();
     expect(await counters(db, [a, b, empty])).toEqual([
       { counted: 37, real: 37 },
       { counted: 5, real: 5 },

@@ -68,6 +68,8 @@ export interface GrantsTable {
   max_fills: number | null;
   fills_used: Generated<number>;
   revoked_at: string | null;
+  cdp_endpoint: string | null; // the browser a bound grant acts on (as minted); null = unbound
+  target_id: string | null; // the page of that browser, when bound to one
 }
 
 export interface RateLimitCountersTable {

@@ -26,6 +26,10 @@ const SAMPLES: { [C in ErrorCode]: ErrorData[C] } = {
   database_busy: {},
   invalid_allowed_domains: { problems: [{ index: 0, input: 'com', problem: 'public_suffix', host: 'com' }] },
   cdp_not_allowed: { endpoint: 'http://10.0.0.1:9222' },
+  cdp_endpoint_mismatch: { endpoint: 'http://127.0.0.1:9333' },
+  target_id_mismatch: { targetId: 'F3A1' },
+  target_id_without_cdp_endpoint: { targetId: 'F3A1' },
+  browser_not_bound: {},
   page_not_found: { message: 'The browser has no open page' },
   browser_unreachable: { message: 'Could not reach the browser at cdp_endpoint' },
   browser_timeout: { message: 'The browser did not answer in time' },
@@ -66,6 +70,10 @@ describe('the edge table', () => {
       idempotency_in_progress: 409,
       database_unavailable: 503,
       cdp_not_allowed: 422,
+      cdp_endpoint_mismatch: 422,
+      target_id_mismatch: 422,
+      target_id_without_cdp_endpoint: 422,
+      browser_not_bound: 422,
       browser_unreachable: 502,
       browser_timeout: 504,
     });
@@ -92,5 +100,13 @@ describe('the edge table', () => {
         input: 'v1',
       },
     ]);
+  });
+
+  it('answers a missing browser exactly as request validation answers a missing cdp_endpoint', () => {
+    expect(answer('browser_not_bound').detail).toEqual([
+      { type: 'missing', loc: ['body', 'cdp_endpoint'], msg: 'Field required', input: null },
+    ]);
+    expect(answer('cdp_endpoint_mismatch').detail).toMatchObject([{ loc: ['body', 'cdp_endpoint'], input: 'http://127.0.0.1:9333' }]);
+    expect(answer('target_id_mismatch').detail).toMatchObject([{ loc: ['body', 'target_id'], input: 'F3A1' }]);
   });
 });

@@ -60,6 +60,20 @@ const ANSWERS: { [C in ErrorCode]: Answer<C> } = {
     status: 422,
     issues: ({ endpoint }, msg) => [{ type: 'value_error', loc: ['body', 'cdp_endpoint'], msg, input: endpoint }],
   },
+  cdp_endpoint_mismatch: {
+    status: 422,
+    issues: ({ endpoint }, msg) => [{ type: 'value_error', loc: ['body', 'cdp_endpoint'], msg, input: endpoint }],
+  },
+  target_id_mismatch: {
+    status: 422,
+    issues: ({ targetId }, msg) => [{ type: 'value_error', loc: ['body', 'target_id'], msg, input: targetId }],
+  },
+  target_id_without_cdp_endpoint: {
+    status: 422,
+    issues: ({ targetId }, msg) => [{ type: 'value_error', loc: ['body', 'target_id'], msg, input: targetId }],
+  },
+  // What request validation answers for a missing required field: only a grant bound to a browser may leave it out.
+  browser_not_bound: { status: 422, issues: (_, msg) => [{ type: 'missing', loc: ['body', 'cdp_endpoint'], msg, input: null }] },
   page_not_found: { status: 422, issues: (_, msg) => [{ type: 'value_error', loc: ['body', 'target_id'], msg, input: null }] },
   browser_unreachable: { status: 502 },
   browser_timeout: { status: 504 },

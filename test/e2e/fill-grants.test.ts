@@ -164,4 +164,69 @@ describe.each(DIALECTS)('grants at fill time (%s)', (dialect) => {
     expect(answers.filter((a) => a.body.filled === true)).toHaveLength(3);
     expect(answers.filter((a) => a.body.reason === 'grant_expired')).toHaveLength(5);
   });
+  it('bound to the browser: fills there without naming it, refuses any other browser or page, and says so in the trail', async () => {
+    const endpoint = env().chrome.cdpEndpoint;
+    const grant = await mint({ cdp_endpoint: endpoint });
+    await open(HOSTS.login);
+    const call = (action: string, body: Record<string, unknown>) =>
+      env().t.request('POST', `/api/v2/vaults/${env().vaultId}/${action}`, { key: grant.grant, body });
+    const listed = await call('list-secrets', {});
+    expect(listed.status).toBe(200);
+    expect(listed.body.fields.map((f: { field: string }) => f.field)).toContain('password');
+    const point = await agentWith(grant.grant).centre(username());
+    expect((await call('fill', { ...point, field: 'username' })).body).toEqual({ filled: true, field: 'username' });
+    expect(await username().inputValue()).toBe('login-user');
+    // Repeating the bound endpoint (in another spelling of the same URL) is fine.
+    expect((await call('list-secrets', { cdp_endpoint: `${endpoint.toUpperCase().replace('HTTP:', 'http:')}/` })).status).toBe(200);
+
+    await username().fill('');
+    const elsewhere = await call('fill', { ...point, field: 'username', cdp_endpoint: 'http://127.0.0.1:9' });
+    expect(elsewhere.status).toBe(422);
+    expect(elsewhere.body.detail).toEqual([
+      {
+        type: 'value_error',
+        loc: ['body', 'cdp_endpoint'],
+        msg: 'Value error, this grant is bound to another browser: leave cdp_endpoint out, or send the one the grant was minted with',
+        input: 'http://127.0.0.1:9',
+      },
+    ]);
+    expect(await username().inputValue()).toBe('');
+    const events = (await env().t.request('GET', `/api/v2/vaults/${env().vaultId}/events?limit=1`, { key: env().key })).body.events;
+    expect(events[0]).toMatchObject({
+      action: 'fill',
+      actor: { type: 'grant', id: grant.id },
+      outcome: 'failed',
+      reason: 'cdp_endpoint_mismatch',
+    });
+
+    // Bound to one page: another page of the same browser is refused too.
+    const page = await targetIdOf();
+    const pageGrant = await mint({ cdp_endpoint: endpoint, target_id: page });
+    const onPage = (body: Record<string, unknown>) =>
+      env().t.request('POST', `/api/v2/vaults/${env().vaultId}/list-secrets`, { key: pageGrant.grant, body });
+    expect((await onPage({})).status).toBe(200);
+    expect((await onPage({ target_id: page })).status).toBe(200);
+    const otherPage = await onPage({ target_id: 'B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0' });
+    expect(otherPage.status).toBe(422);
+    expect(otherPage.body.detail[0]).toMatchObject({ loc: ['body', 'target_id'], input: 'B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0' });
+  });
+
+  it('unbound, and for API keys, cdp_endpoint stays required with the same answer as before', async () => {
+    const grant = await mint();
+    for (const key of [grant.grant, env().key]) {
+      const res = await env().t.request('POST', `/api/v2/vaults/${env().vaultId}/fill`, { key, body: { x: 1, y: 'a', field: 'username' } });
+      expect(res.status).toBe(422);
+      expect(res.body.detail).toEqual([
+        { type: 'missing', loc: ['body', 'cdp_endpoint'], msg: 'Field required', input: { x: 1, y: 'a', field: 'username' } },
+        { type: 'number_type', loc: ['body', 'y'], msg: 'Input should be a valid number', input: 'a' },
+      ]);
+    }
+  });
+
+  async function targetIdOf(): Promise<string> {
+    const session = await env().page.context().newCDPSession(env().page);
+    const { targetInfo } = (await session.send('Target.getTargetInfo')) as { targetInfo: { targetId: string } };
+    await session.detach();
+    return targetInfo.targetId;
+  }
 });

@@ -4,12 +4,14 @@ import * as initial from './0001-initial.js';
 import * as fillAuditGrants from './0002-fill-audit-grants.js';
 import * as rateLimits from './0003-rate-limits.js';
 import * as vaultCounts from './0004-vault-counts.js';
+import * as grantBrowser from './0005-grant-browser.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-fill-audit-grants': fillAuditGrants,
   '0003-rate-limits': rateLimits,
   '0004-vault-counts': vaultCounts,
+  '0005-grant-browser': grantBrowser,
 };
 
 export const migrationProvider: MigrationProvider = {

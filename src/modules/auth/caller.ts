@@ -15,6 +15,14 @@ export interface GrantScope {
   /** Normalised hosts; null = any domain. */
   allowedDomains: string[] | null;
   maxFills: number | null;
+  /** The browser the grant is bound to (its fills act there and nowhere else); null = the request names one. */
+  browser: BoundBrowser | null;
+}
+
+/** A browser a grant is bound to: its DevTools endpoint as minted, and optionally one page of it. */
+export interface BoundBrowser {
+  cdpEndpoint: string;
+  targetId: string | null;
 }
 
 export interface Caller {

@@ -7,7 +7,7 @@ import { createAuthRepo } from './auth.repo.js';
 import { createAuthService } from './auth.service.js';
 
 export type { GrantAuthenticator } from './auth.hook.js';
-export type { Caller, Credential, GrantScope } from './caller.js';
+export type { BoundBrowser, Caller, Credential, GrantScope } from './caller.js';
 
 export function createAuthModule({ db }: { db: Kysely<Tables> }) {
   const service = createAuthService({ repo: createAuthRepo(db) });

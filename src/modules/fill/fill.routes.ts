@@ -16,6 +16,17 @@ const browserErrors = {
 
 export function fillRoutes(service: FillService) {
   return async function register(app: FastifyInstance): Promise<void> {
+    // A grant bound to a browser may leave cdp_endpoint out: it is taken from the grant before the body
+    // is validated (this hook runs before the routes' own validation), so for every other caller a
+    // missing cdp_endpoint is the same 422 as ever. An endpoint that is sent is checked by the service.
+    app.addHook('preValidation', async (request) => {
+      const bound = request.caller?.grant?.browser;
+      const body = request.body;
+      if (bound && typeof body === 'object' && body !== null && !Array.isArray(body) && !('cdp_endpoint' in body)) {
+        (body as Record<string, unknown>).cdp_endpoint = bound.cdpEndpoint;
+      }
+    });
+
     app.post<{ Params: VaultParams; Body: ListSecretsBody }>(
       '/vaults/:vault_id/list-secrets',
       {

@@ -4,23 +4,34 @@ import { PATTERN_MESSAGE } from '../../http/validation.js';
 import { FIELD_KINDS } from '../../providers/provider.js';
 import { REFUSAL_REASONS } from './refusals.js';
 
-const CdpEndpoint = Type.String({
-  minLength: 1,
-  maxLength: 2048,
-  pattern: '^(?:[Hh][Tt][Tt][Pp][Ss]?|[Ww][Ss][Ss]?)://',
-  [PATTERN_MESSAGE]: 'Value error, cdp_endpoint must be an http://, https://, ws:// or wss:// URL',
-  description:
-    "The browser's DevTools endpoint: http://host:port (its /json/version is asked for the WebSocket URL) or ws://host:port/devtools/browser/<id>. Must be allowed by SESAME_CDP_ALLOW (default: loopback only)",
-  examples: ['http://127.0.0.1:9222'],
-});
+/** A browser's DevTools endpoint, as the fill routes and grants take it (`description` says what it is for there). */
+export const cdpEndpointSchema = (description: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: 2048,
+    pattern: '^(?:[Hh][Tt][Tt][Pp][Ss]?|[Ww][Ss][Ss]?)://',
+    [PATTERN_MESSAGE]: 'Value error, cdp_endpoint must be an http://, https://, ws:// or wss:// URL',
+    description,
+    examples: ['http://127.0.0.1:9222'],
+  });
 
-const TargetId = Type.String({
-  minLength: 1,
-  maxLength: 128,
-  pattern: '^[A-Za-z0-9_-]+$',
-  [PATTERN_MESSAGE]: 'Value error, target_id must be a DevTools target id',
-  description: 'The CDP target id of the page to act on; required when the browser has several pages open',
-});
+/** A DevTools target id (one page of a browser). */
+export const targetIdSchema = (description: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: 128,
+    pattern: '^[A-Za-z0-9_-]+$',
+    [PATTERN_MESSAGE]: 'Value error, target_id must be a DevTools target id',
+    description,
+  });
+
+const CdpEndpoint = cdpEndpointSchema(
+  "The browser's DevTools endpoint: http://host:port (its /json/version is asked for the WebSocket URL) or ws://host:port/devtools/browser/<id>. Must be allowed by SESAME_CDP_ALLOW (default: loopback only). Required, except with a grant bound to a browser: then it may be left out, and any other endpoint is refused",
+);
+
+const TargetId = targetIdSchema(
+  'The CDP target id of the page to act on; required when the browser has several pages open (a grant bound to one page uses that page)',
+);
 
 const RefusalReason = Type.Union(
   REFUSAL_REASONS.map((reason) => Type.Literal(reason)),

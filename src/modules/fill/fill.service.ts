@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { DomainError } from '../../errors.js';
 import type { SecretsProvider, ServiceToken } from '../../providers/provider.js';
 import type { AuditEntry, AuditRecorder } from '../audit/audit.service.js';
-import type { Caller } from '../auth/caller.js';
+import type { BoundBrowser, Caller } from '../auth/caller.js';
 import { domainAllowed, type GrantService } from '../grants/grants.service.js';
 import type { VaultService } from '../vaults/vaults.service.js';
 import { type CdpAllowList, CdpError, type CdpPool, parseCdpEndpoint } from './cdp.js';
@@ -28,11 +28,28 @@ export interface FillServiceDeps {
   timeoutMs: number;
 }
 
+/** Which browser (and page) a call names. Optional: a grant bound to a browser brings its own. */
+export interface BrowserRequest {
+  cdp_endpoint?: string;
+  target_id?: string;
+}
+
+/** What list_secrets takes: the HTTP body, or an MCP call (whose grant names the browser). */
+export type ListSecretsInput = BrowserRequest & Omit<ListSecretsBody, keyof BrowserRequest>;
+/** What fill_secret_at takes. */
+export type FillInput = BrowserRequest & Omit<FillBody, keyof BrowserRequest>;
+
+export interface CallOptions {
+  /** The caller went away: stop, and type nothing more (aborts like the deadline does). */
+  signal?: AbortSignal;
+}
+
 /** One call of either action, as the shared steps below see it. */
 interface Call<A> {
   caller: Caller;
   vaultId: string;
-  body: ListSecretsBody;
+  body: BrowserRequest;
+  options: CallOptions;
   action: 'list_secrets' | 'fill';
   field: string | null;
   /** The answer for a refusal decided before the browser is asked anything. */
@@ -80,13 +97,18 @@ export function createFillService(deps: FillServiceDeps) {
 
   /** Everything both actions share. The answer (or failure) is audited with what the library reported about the page and item. */
   async function perform<A extends ListSecretsAnswer | FillAnswer>(call: Call<A>): Promise<A> {
-    const { caller, vaultId, body } = call;
+    const { caller, vaultId } = call;
     const vault = await vaults.open(caller, vaultId);
     const base: Omit<AuditEntry, 'outcome'> = { caller, vaultId, action: call.action, field: call.field };
-    const endpoint = parseCdpEndpoint(body.cdp_endpoint);
+    const chosen = chooseBrowser(caller.grant?.browser ?? null, call.body);
+    if ('mismatch' in chosen) {
+      await audit.record({ ...base, outcome: 'failed', reason: chosen.mismatch.code });
+      throw chosen.mismatch;
+    }
+    const endpoint = parseCdpEndpoint(chosen.cdpEndpoint);
     if (!endpoint || !allowList.allows(endpoint)) {
       await audit.record({ ...base, outcome: 'failed', reason: 'cdp_endpoint_not_allowed' });
-      throw new DomainError('cdp_not_allowed', { endpoint: body.cdp_endpoint });
+      throw new DomainError('cdp_not_allowed', { endpoint: chosen.cdpEndpoint });
     }
     const refuse = async (refusal: Refusal) => {
       await audit.record({ ...base, outcome: 'refused', reason: refusal.reason });
@@ -105,17 +127,25 @@ export function createFillService(deps: FillServiceDeps) {
     const report: FillReport = { origin: null, itemId: null };
     const controller = new AbortController();
     const deadlineMs = timeoutMs + (call.action === 'fill' ? MIN_REMAINING_MS : 0);
+    const callerSignal = call.options.signal;
     let timer: NodeJS.Timeout | undefined;
+    let stopOnHangUp: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();
         reject(new CdpError('timeout', 'The browser did not answer in time; nothing was typed after the deadline'));
       }, deadlineMs);
+      stopOnHangUp = () => {
+        controller.abort();
+        reject(new BrowserError('aborted', 'The caller went away; nothing was typed after that'));
+      };
+      if (callerSignal?.aborted) stopOnHangUp();
+      else callerSignal?.addEventListener('abort', stopOnHangUp, { once: true });
     });
     try {
       const answer = await Promise.race([
         (async () => {
-          const page = await browsers.page(endpoint, body.target_id);
+          const page = await browsers.page(endpoint, chosen.targetId);
           const source = vaultSecretSource({ provider, vault, token, cache: fieldCache });
           return call.run(page, { source, guard: grantGuard(caller), report, signal: controller.signal });
         })(),
@@ -138,20 +168,22 @@ export function createFillService(deps: FillServiceDeps) {
         await audit.record({ ...failed, reason: 'internal_error' }).catch(() => undefined);
         throw err;
       }
-      await audit.record({ ...failed, reason: failure.reason });
+      await audit.record({ ...failed, reason: callerSignal?.aborted ? 'client_closed' : failure.reason });
       throw failure.error;
     } finally {
       clearTimeout(timer);
+      if (stopOnHangUp) callerSignal?.removeEventListener('abort', stopOnHangUp);
       controller.abort();
     }
   }
 
   return {
-    listSecrets(caller: Caller, vaultId: string, body: ListSecretsBody): Promise<ListSecretsAnswer> {
+    listSecrets(caller: Caller, vaultId: string, body: ListSecretsInput, options: CallOptions = {}): Promise<ListSecretsAnswer> {
       return perform({
         caller,
         vaultId,
         body,
+        options,
         action: 'list_secrets',
         field: null,
         refused: (refusal) => ({ origin: null, fields: [], ...refusal }),
@@ -159,12 +191,13 @@ export function createFillService(deps: FillServiceDeps) {
       });
     },
 
-    fill(caller: Caller, vaultId: string, body: FillBody): Promise<FillAnswer> {
+    fill(caller: Caller, vaultId: string, body: FillInput, options: CallOptions = {}): Promise<FillAnswer> {
       const { x, y, field, account } = body;
       return perform({
         caller,
         vaultId,
         body,
+        options,
         action: 'fill',
         field,
         refused: (refusal) => ({ filled: false, field, ...refusal }),
@@ -172,6 +205,33 @@ export function createFillService(deps: FillServiceDeps) {
       });
     },
   };
+}
+
+/**
+ * The browser (and page) a call acts on. A grant bound to a browser acts there only: the request may
+ * leave the endpoint out, or repeat it (compared as URLs), and may pick a page unless the grant names
+ * one. Anyone else must name the browser.
+ */
+export function chooseBrowser(
+  bound: BoundBrowser | null,
+  request: BrowserRequest,
+): { cdpEndpoint: string; targetId: string | undefined } | { mismatch: DomainError<'cdp_endpoint_mismatch' | 'target_id_mismatch'> } {
+  if (!bound) {
+    if (request.cdp_endpoint === undefined) throw new DomainError('browser_not_bound');
+    return { cdpEndpoint: request.cdp_endpoint, targetId: request.target_id };
+  }
+  if (request.cdp_endpoint !== undefined && !sameEndpoint(request.cdp_endpoint, bound.cdpEndpoint)) {
+    return { mismatch: new DomainError('cdp_endpoint_mismatch', { endpoint: request.cdp_endpoint }) };
+  }
+  if (request.target_id !== undefined && bound.targetId !== null && request.target_id !== bound.targetId) {
+    return { mismatch: new DomainError('target_id_mismatch', { targetId: request.target_id }) };
+  }
+  return { cdpEndpoint: bound.cdpEndpoint, targetId: request.target_id ?? bound.targetId ?? undefined };
+}
+
+function sameEndpoint(a: string, b: string): boolean {
+  const [left, right] = [parseCdpEndpoint(a), parseCdpEndpoint(b)];
+  return left !== null && right !== null && left.href === right.href;
 }
 
 export type FillService = ReturnType<typeof createFillService>;

@@ -1,6 +1,7 @@
 // Wire schemas of /api/v2/vaults/{vault_id}/grants.
 import { type Static, Type } from '@sinclair/typebox';
 import { UUID_PARAM } from '../../http/validation.js';
+import { cdpEndpointSchema, targetIdSchema } from '../fill/fill.schemas.js';
 
 export const MAX_GRANT_SECONDS = 24 * 60 * 60;
 
@@ -18,6 +19,14 @@ export const CreateGrantBody = Type.Object(
       }),
     ),
     max_fills: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'How many values the grant may fill in all' })),
+    cdp_endpoint: Type.Optional(
+      cdpEndpointSchema(
+        'Binds the grant to this browser (its DevTools endpoint, checked against SESAME_CDP_ALLOW now): its list-secrets and fill act on it without naming it, any other endpoint is refused, and it can be used over MCP. Leave out for a grant whose requests name their browser',
+      ),
+    ),
+    target_id: Type.Optional(
+      targetIdSchema('Binds the grant to one page (CDP target id) of the browser at cdp_endpoint; needs cdp_endpoint'),
+    ),
   },
   { additionalProperties: false },
 );
@@ -40,6 +49,8 @@ const grantProperties = {
   fills_used: Type.Integer(),
   revoked_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked'), Type.Literal('exhausted')]),
+  cdp_endpoint: Type.Union([Type.String(), Type.Null()], { description: 'The browser the grant is bound to; null = unbound' }),
+  target_id: Type.Union([Type.String(), Type.Null()], { description: 'The page of that browser the grant is bound to, if one' }),
 };
 
 export const Grant = Type.Object(grantProperties, { additionalProperties: false, $id: 'Grant' });

@@ -50,6 +50,7 @@ function setup() {
     vaultExists: async (orgId, vaultId) => orgId === ORG && vaultId === VAULT,
     // The row the repository stores is the entry itself here, so the test can read it back.
     audit: { record: async () => {}, rowFor: (entry) => entry as never },
+    browserAllowed: (endpoint) => endpoint.startsWith('http://127.0.0.1:'),
     now: () => new Date(clock),
   });
   return {
@@ -82,10 +83,42 @@ describe('grant service', () => {
     expect(grantCaller).toMatchObject({
       orgId: ORG,
       credential: { type: 'grant', id: minted.id },
-      grant: { vaultId: VAULT, maxFills: null },
+      grant: { vaultId: VAULT, maxFills: null, browser: null },
     });
+    expect(minted).toMatchObject({ cdp_endpoint: null, target_id: null });
     expect(await service.authenticate(`Bearer ${minted.grant}x`)).toBeUndefined();
     expect(await service.authenticate('Bearer sesame_ak_not-a-grant')).toBeUndefined();
+  });
+
+  it('binds a grant to a browser the fill may reach, and optionally one page of it', async () => {
+    const { service, rows } = setup();
+    const bound = await service.mint(caller, VAULT, { expires_in: 600, cdp_endpoint: 'http://127.0.0.1:9222', target_id: 'F3A1' });
+    expect(bound).toMatchObject({ cdp_endpoint: 'http://127.0.0.1:9222', target_id: 'F3A1' });
+    expect((await service.authenticate(`Bearer ${bound.grant}`))?.grant?.browser).toEqual({
+      cdpEndpoint: 'http://127.0.0.1:9222',
+      targetId: 'F3A1',
+    });
+    const browserOnly = await service.mint(caller, VAULT, { expires_in: 600, cdp_endpoint: 'http://127.0.0.1:9333' });
+    expect((await service.authenticate(`Bearer ${browserOnly.grant}`))?.grant?.browser).toEqual({
+      cdpEndpoint: 'http://127.0.0.1:9333',
+      targetId: null,
+    });
+    expect((await service.list(caller, VAULT, 50, 0)).grants.map((g) => [g.cdp_endpoint, g.target_id])).toEqual(
+      expect.arrayContaining([
+        ['http://127.0.0.1:9222', 'F3A1'],
+        ['http://127.0.0.1:9333', null],
+      ]),
+    );
+    // Refused before anything is stored: a browser outside the allow-list, a page without its browser.
+    const size = rows.size;
+    await expect(service.mint(caller, VAULT, { expires_in: 600, cdp_endpoint: 'http://10.0.0.7:9222' })).rejects.toMatchObject({
+      code: 'cdp_not_allowed',
+      data: { endpoint: 'http://10.0.0.7:9222' },
+    });
+    await expect(service.mint(caller, VAULT, { expires_in: 600, target_id: 'F3A1' })).rejects.toMatchObject({
+      code: 'target_id_without_cdp_endpoint',
+    });
+    expect(rows.size).toBe(size);
   });
 
   it('refuses every allowed_domains entry that is not a domain one owner controls, all at once', async () => {

@@ -18,10 +18,12 @@ export interface GrantServiceDeps {
   repo: GrantRepo;
   vaultExists: (orgId: string, vaultId: string) => Promise<boolean>;
   audit: AuditRecorder;
+  /** Whether Sesame may connect to a browser's DevTools endpoint (SESAME_CDP_ALLOW); asked before binding a grant to it. */
+  browserAllowed: (cdpEndpoint: string) => boolean;
   now?: () => Date;
 }
 
-export function createGrantService({ repo, vaultExists, audit, now = () => new Date() }: GrantServiceDeps) {
+export function createGrantService({ repo, vaultExists, audit, browserAllowed, now = () => new Date() }: GrantServiceDeps) {
   async function requireVault(orgId: string, vaultId: string): Promise<void> {
     if (!(await vaultExists(orgId, vaultId))) throw new DomainError('vault_not_found');
   }
@@ -37,6 +39,8 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
       max_fills: row.max_fills,
       fills_used: row.fills_used,
       revoked_at: row.revoked_at,
+      cdp_endpoint: row.cdp_endpoint,
+      target_id: row.target_id,
       status: row.revoked_at
         ? 'revoked'
         : row.expires_at <= now().toISOString()
@@ -51,6 +55,10 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
     async mint(caller: Caller, vaultId: string, body: CreateGrantBody): Promise<CreatedGrant> {
       const { orgId } = caller;
       const allowedDomains = body.allowed_domains === undefined ? null : normalizeDomains(body.allowed_domains);
+      const { cdp_endpoint: cdpEndpoint = null, target_id: targetId = null } = body;
+      if (targetId !== null && cdpEndpoint === null) throw new DomainError('target_id_without_cdp_endpoint', { targetId });
+      // Checked now, so a grant is never handed out for a browser Sesame would refuse to reach (and again at each call).
+      if (cdpEndpoint !== null && !browserAllowed(cdpEndpoint)) throw new DomainError('cdp_not_allowed', { endpoint: cdpEndpoint });
       await requireVault(orgId, vaultId);
       const grant = GRANT_PREFIX + randomBytes(32).toString('base64url');
       const created = now();
@@ -65,6 +73,8 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
         allowed_domains: allowedDomains && JSON.stringify(allowedDomains),
         max_fills: body.max_fills ?? null,
         revoked_at: null,
+        cdp_endpoint: cdpEndpoint,
+        target_id: targetId,
       };
       await repo.insert(row, audit.rowFor({ caller, vaultId, action: 'grant.create', outcome: 'ok' }));
       return { ...toGrant({ ...row, fills_used: 0 }), grant };
@@ -101,6 +111,7 @@ export function createGrantService({ repo, vaultExists, audit, now = () => new D
           expiresAt: row.expires_at,
           allowedDomains: row.allowed_domains === null ? null : (JSON.parse(row.allowed_domains) as string[]),
           maxFills: row.max_fills,
+          browser: row.cdp_endpoint === null ? null : { cdpEndpoint: row.cdp_endpoint, targetId: row.target_id },
         },
       };
     },

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
+import { createCdpAllowList, parseCdpEndpoint } from '../fill/cdp.js';
 import { createGrantRepo } from './grants.repo.js';
 import { grantRoutes } from './grants.routes.js';
 import { createGrantService } from './grants.service.js';
@@ -10,9 +11,16 @@ export interface GrantsModuleDeps {
   db: Kysely<Tables>;
   audit: AuditRecorder;
   vaultExists: (orgId: string, vaultId: string) => Promise<boolean>;
+  /** SESAME_CDP_ALLOW entries: a grant is bound only to a browser the fill may reach. */
+  cdpAllow: readonly string[];
 }
 
-export function createGrantsModule({ db, audit, vaultExists }: GrantsModuleDeps) {
-  const service = createGrantService({ repo: createGrantRepo(db), vaultExists, audit });
+export function createGrantsModule({ db, audit, vaultExists, cdpAllow }: GrantsModuleDeps) {
+  const allowList = createCdpAllowList(cdpAllow);
+  const browserAllowed = (cdpEndpoint: string) => {
+    const endpoint = parseCdpEndpoint(cdpEndpoint);
+    return endpoint !== null && allowList.allows(endpoint);
+  };
+  const service = createGrantService({ repo: createGrantRepo(db), vaultExists, audit, browserAllowed });
   return { service, routes: grantRoutes(service), authenticate: service.authenticate };
 }
