@@ -16,6 +16,7 @@ import { createAuthModule } from './modules/auth/index.js';
 import { createFillModule } from './modules/fill/index.js';
 import { createGrantsModule } from './modules/grants/index.js';
 import { createIdempotencyModule } from './modules/idempotency/index.js';
+import { createMcpModule } from './modules/mcp/index.js';
 import { createRateLimitModule } from './modules/rate-limit/index.js';
 import { createVaultsModule } from './modules/vaults/index.js';
 import type { SecretsProvider } from './providers/provider.js';
@@ -125,6 +126,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
     { prefix: '/api/v2' },
   );
+  // MCP at /mcp, outside /api/v2: its own authentication (grants only) and its own answers (JSON-RPC).
+  const mcp = createMcpModule({ authenticate: grants.authenticate, fill: fill.service, admit: rateLimit.admit, version: config.version });
+  await app.register(mcp.routes);
 
   // While draining on shutdown, answers close their connection so keep-alive clients let the server exit.
   let draining = false;

@@ -19,6 +19,8 @@ export interface DomainProblem {
 
 export interface ErrorData {
   authentication_required: Record<string, never>;
+  /** A request to the MCP endpoint from a web page (it carries an Origin header): refused against DNS rebinding. */
+  origin_not_allowed: Record<string, never>;
   /** Trusted-gateway mode: X-User-Org is present but not a UUID. */
   invalid_org_id: Record<string, never>;
   rate_limited: { limit: number; windowSeconds: number; retryAfterSeconds: number };
@@ -68,6 +70,8 @@ export type ErrorCode = keyof ErrorData;
 /** What each code says, in one sentence a person can act on (the `detail` of a {"detail": …} answer, or the `msg` of a 422 entry). */
 const MESSAGES: { [C in ErrorCode]: (data: ErrorData[C]) => string } = {
   authentication_required: () => 'Authentication required',
+  origin_not_allowed: () =>
+    'Requests from web pages (with an Origin header) are not accepted by the MCP endpoint; connect from an agent runtime or through sesame mcp',
   // The hosted API's wording.
   invalid_org_id: () => 'Invalid user or org ID',
   rate_limited: ({ limit, windowSeconds, retryAfterSeconds }) =>

@@ -7,6 +7,7 @@ import { TOKEN_MASK } from './redact.js';
 
 const SAMPLES: { [C in ErrorCode]: ErrorData[C] } = {
   authentication_required: {},
+  origin_not_allowed: {},
   invalid_org_id: {},
   rate_limited: { limit: 10, windowSeconds: 60, retryAfterSeconds: 7 },
   organization_not_found: { orgId: 'org' },
@@ -58,6 +59,7 @@ describe('the edge table', () => {
     const statuses = Object.fromEntries((Object.keys(SAMPLES) as ErrorCode[]).map((code) => [code, answer(code).status]));
     expect(statuses).toMatchObject({
       authentication_required: 401,
+      origin_not_allowed: 403,
       invalid_org_id: 400,
       rate_limited: 429,
       vault_not_found: 404,

@@ -26,6 +26,7 @@ const providerRejected = ({ field, opVaultId }: { field: ProviderField; opVaultI
 /** Every domain error code and how it is answered. */
 const ANSWERS: { [C in ErrorCode]: Answer<C> } = {
   authentication_required: { status: 401, headers: () => ({ 'www-authenticate': 'Bearer' }) },
+  origin_not_allowed: { status: 403 },
   invalid_org_id: { status: 400 },
   rate_limited: { status: 429, headers: ({ retryAfterSeconds }) => retryAfter(retryAfterSeconds) },
   organization_not_found: { status: 404 },

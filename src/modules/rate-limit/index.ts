@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/schema.js';
-import { registerRateLimit } from './rate-limit.hook.js';
+import type { Caller } from '../auth/caller.js';
+import { bucketOf, refusalFor, registerRateLimit } from './rate-limit.hook.js';
 import { createCounterStore } from './rate-limit.repo.js';
 import { createRateLimiter, type RateLimitSettings } from './rate-limit.service.js';
 
@@ -21,6 +22,11 @@ export function createRateLimitModule({ db, settings, onSyncError }: RateLimitMo
     limiter,
     /** Limits the routes of `app`'s scope; register after the auth hook. */
     register: (app: FastifyInstance) => registerRateLimit(app, limiter, settings),
+    /** Counts one request of `caller` outside those routes (an MCP tool call); throws `rate_limited` when over the limit. */
+    async admit(caller: Caller): Promise<void> {
+      const refusal = refusalFor(settings, await limiter.take(bucketOf(caller)));
+      if (refusal) throw refusal;
+    },
     /** Writes what is still unsynced. */
     close: () => limiter.close(),
   };

@@ -11,19 +11,26 @@ export function bucketOf({ orgId, credential }: Caller): string {
   return `key:${credential.id}`;
 }
 
+/** The refusal for a verdict of the limiter: undefined when admitted. */
+export function refusalFor(settings: RateLimitSettings, wait: number | undefined): DomainError<'rate_limited'> | undefined {
+  if (wait === undefined) return undefined;
+  return new DomainError('rate_limited', {
+    limit: settings.limit,
+    windowSeconds: Math.round(settings.windowMs / 1000),
+    retryAfterSeconds: wait,
+  });
+}
+
 /**
  * Adds the limit to the authenticated routes of `app`'s scope; register after the auth hook. A
  * refused request is not counted, so a client that waits for Retry-After gets through.
  */
 export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, settings: RateLimitSettings): void {
   if (settings.limit === 0) return;
-  const windowSeconds = Math.round(settings.windowMs / 1000);
-  const answer = (wait: number | undefined) =>
-    wait === undefined ? undefined : new DomainError('rate_limited', { limit: settings.limit, windowSeconds, retryAfterSeconds: wait });
   // A callback hook: no promise on the hot path, where the verdict is synchronous.
   app.addHook('onRequest', (request, _reply, done) => {
     const verdict = limiter.take(bucketOf(request.caller));
-    if (verdict instanceof Promise) verdict.then((wait) => done(answer(wait)), done);
-    else done(answer(verdict));
+    if (verdict instanceof Promise) verdict.then((wait) => done(refusalFor(settings, wait)), done);
+    else done(refusalFor(settings, verdict));
   });
 }
