@@ -47,6 +47,8 @@ export interface Config {
 
 export type AuthMode = 'api-key' | 'trusted-gateway';
 
+export const SESAME_VERSION = '0.1.0';
+
 /** The exact value SESAME_TRUSTED_GATEWAY_ACK must hold: trusted-gateway mode cannot be switched on by one stray variable. */
 export const TRUSTED_GATEWAY_ACK = 'only-the-gateway-can-reach-sesame';
 
@@ -95,7 +97,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: parseInteger('SESAME_REQUEST_TIMEOUT_MS', env.SESAME_REQUEST_TIMEOUT_MS, 30_000, 1_000, 600_000),
     keepAliveTimeoutMs: parseInteger('SESAME_KEEP_ALIVE_TIMEOUT_MS', env.SESAME_KEEP_ALIVE_TIMEOUT_MS, 72_000, 1_000, 600_000),
     idempotencyTtlMs: 24 * 60 * 60 * 1000,
-    version: '0.1.0',
+    version: SESAME_VERSION,
+  };
+}
+
+/** What `sesame mcp` (the stdio bridge to a running server) needs; it reads nothing else: no database, no keys. */
+export interface McpClientConfig {
+  /** SESAME_GRANT: the grant every tool call authenticates with. */
+  grant: string;
+  /** SESAME_MCP_TIMEOUT_MS: deadline of one forwarded tool call. */
+  timeoutMs: number;
+  version: string;
+}
+
+export function loadMcpClientConfig(env: NodeJS.ProcessEnv = process.env): McpClientConfig {
+  const grant = nonEmpty(env.SESAME_GRANT);
+  if (!grant) throw new ConfigError('SESAME_GRANT must hold the grant (sesame_gr_…) the tool calls authenticate with');
+  // Never echoed: it may be a real credential pasted in the wrong place.
+  if (!/^sesame_gr_[A-Za-z0-9_-]{43}$/.test(grant))
+    throw new ConfigError('SESAME_GRANT is not a grant (sesame_gr_ and 43 more characters)');
+  return {
+    grant,
+    timeoutMs: parseInteger('SESAME_MCP_TIMEOUT_MS', env.SESAME_MCP_TIMEOUT_MS, 60_000, 1_000, 600_000),
+    version: SESAME_VERSION,
   };
 }
 

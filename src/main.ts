@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { parseBatchSize, retireKeyCommand, rewrapKeysCommand, rotateKeysCommand, verifyKeysCommand } from './cli/keys.js';
 import { printJson, say } from './cli/runtime.js';
-import { loadConfig } from './config.js';
+import { loadConfig, loadMcpClientConfig } from './config.js';
 
 // `serve` and `demo` load their modules on demand: they pull in Fastify, Playwright and the providers,
 // which would otherwise cost every short command (org, api-key, keys) a second of start-up.
@@ -78,6 +78,18 @@ export async function main(argv: string[]): Promise<void> {
       const result = await (await import('./cli/demo.js')).demoCommand(loadConfig(), say);
       printJson(result);
       if (!result.signed_in) process.exitCode = 1;
+    });
+
+  program
+    .command('mcp')
+    .description(
+      'MCP over stdio, for clients that launch a command: forwards tool calls to a running Sesame with the grant in SESAME_GRANT',
+    )
+    .requiredOption('--url <url>', "the running Sesame's base URL, e.g. http://127.0.0.1:8080")
+    .action(async (opts: { url: string }) => {
+      // No loadConfig(): this command opens no database and needs no key, only the grant.
+      await (await import('./cli/mcp.js')).mcpCommand(loadMcpClientConfig(), opts.url);
+      process.exit(0);
     });
 
   const fixture = program.command('fixture').description('the 1Password fixture backend (tests and demos only)');
