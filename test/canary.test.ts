@@ -361,6 +361,38 @@ describe.each(DIALECTS)('canary leak suite (%s)', (dialect) => {
     for (const path of ['/healthz', '/readyz', '/metrics', `/healthz?token=${encodeURIComponent(main)}`])
       await send('GET', path, { key: null });
 
+    // 4b. The MCP endpoint (not in the OpenAPI document): a real fill through it, and tokens where a careless server might echo them.
+    const bound = await send('POST', `${VAULTS}/${vaultId}/grants`, { body: { expires_in: 600, ...cdp } });
+    responses[responses.length - 1] = { ...(responses.at(-1) as { label: string; text: string }), holdsGrant: true };
+    const mcpHeaders = { accept: 'application/json, text/event-stream' };
+    const toolCall = (args: Record<string, unknown>) => ({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'fill_secret_at', arguments: args },
+    });
+    await page.goto(site.url(HOSTS.login, '/login'));
+    const mcpFill = await send('POST', '/mcp', {
+      key: bound.body.grant,
+      headers: mcpHeaders,
+      body: toolCall({ ...box, field: 'password' }),
+    });
+    expect(mcpFill.body.result.structuredContent).toEqual({ filled: true, field: 'password' });
+    for (const args of [
+      { ...box, field: 'password', account: main },
+      { x: main, y: 1, field: main },
+      { ...box, field: 'password', token: main },
+    ])
+      expect((await send('POST', '/mcp', { key: bound.body.grant, headers: mcpHeaders, body: toolCall(args) })).status).toBe(200);
+    await send('POST', '/mcp', { key: main, headers: mcpHeaders, body: toolCall({ ...box, field: 'password' }) });
+    await send('POST', '/mcp', { key: bound.body.grant, headers: { ...mcpHeaders, origin: main }, body: toolCall({}) });
+    await send('POST', '/mcp', {
+      key: bound.body.grant,
+      headers: { ...mcpHeaders, 'content-type': 'application/json' },
+      rawBody: `{"x":"${main}", `,
+    });
+    await send('POST', '/mcp', { key: bound.body.grant, headers: mcpHeaders, body: [toolCall({ field: main })] });
+
     // 5. 1Password trouble: a token revoked behind our back, unreachable, too slow, rate limited (last:
     // after a rate limit Sesame holds the tokens it saw back for a minute, so they would not reach the fixture again).
     fixture.setState(main, 'revoked');
