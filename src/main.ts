@@ -74,8 +74,19 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('demo')
     .description('sign a scripted agent in to a local demo site with username, password and TOTP (needs /usr/bin/chromium)')
-    .action(async () => {
-      const result = await (await import('./cli/demo.js')).demoCommand(loadConfig(), say);
+    .option(
+      '--keep',
+      'then keep the server, the demo site and Chromium running, and print exports to try HTTP and MCP by hand; Ctrl-C stops',
+    )
+    .action(async (opts: { keep?: boolean }) => {
+      const stopped = opts.keep
+        ? new Promise((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          })
+        : undefined;
+      const bin = `node ${process.argv[1] ?? 'bin/sesame.js'}`;
+      const result = await (await import('./cli/demo.js')).demoCommand(loadConfig(), say, { keepUntil: stopped, bin });
       printJson(result);
       if (!result.signed_in) process.exitCode = 1;
     });

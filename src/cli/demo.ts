@@ -2,7 +2,8 @@
 // the embedded defaults (SQLite, generated master key) with the demo fixture standing in for
 // 1Password, the demo website, and a headless Chromium; creates a vault and a grant over the API;
 // then a scripted agent signs in with username, password and a TOTP code. Each step is printed;
-// no value ever is.
+// no value ever is. With --keep, everything stays up afterwards, with a grant bound to the demo
+// browser and ready-to-paste exports, for a person to try the HTTP and MCP flows by hand.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +30,15 @@ export interface DemoResult {
   steps: number;
 }
 
+export interface DemoOptions {
+  /** Keep the server, the site and Chromium running after the sign-in until this settles (Ctrl-C), and print how to use them. */
+  keepUntil?: Promise<unknown>;
+  /** How `sesame` is run here, for the commands printed with keepUntil. */
+  bin?: string;
+}
+
 /** Runs the demo; `say` receives each step for people. Resolves with the outcome; throws only when something could not start. */
-export async function demoCommand(config: Config, say: (line: string) => void): Promise<DemoResult> {
+export async function demoCommand(config: Config, say: (line: string) => void, options: DemoOptions = {}): Promise<DemoResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sesame-demo-'));
   const cleanup: (() => Promise<unknown>)[] = [async () => rmSync(dir, { recursive: true, force: true })];
   let steps = 0;
@@ -135,10 +143,91 @@ export async function demoCommand(config: Config, say: (line: string) => void): 
       .map((e: { action: string; field: string | null; outcome: string }) => `${e.action}${e.field ? `(${e.field})` : ''}:${e.outcome}`);
     step(`audit trail: ${trail.join(', ')}`);
     say(signedIn ? 'Signed in. No secret value was shown to the agent, printed or logged.' : 'The demo did not sign in.');
+    if (options.keepUntil) {
+      // A fresh grant for the person, bound to the demo browser's page, and the page back at the login.
+      const session = await page.context().newCDPSession(page);
+      const { targetInfo } = (await session.send('Target.getTargetInfo')) as { targetInfo: { targetId: string } };
+      await session.detach();
+      const kept = await api('POST', `/vaults/${created.body.id}/grants`, {
+        expires_in: 3600,
+        allowed_domains: [host],
+        max_fills: 20,
+        cdp_endpoint: chrome.cdpEndpoint,
+        target_id: targetInfo.targetId,
+      });
+      if (kept.status !== 201) throw new Error(`minting a grant failed with ${kept.status}`);
+      await page.goto(site.url(host, '/totp'));
+      const point = await agent.centre(page.locator('#username'));
+      say(
+        keepInstructions({
+          url: server.url,
+          apiKey: key,
+          vaultId: created.body.id,
+          grant: kept.body.grant,
+          cdpEndpoint: chrome.cdpEndpoint,
+          loginUrl: page.url(),
+          host,
+          point,
+          bin: options.bin ?? 'npx sesame',
+        }),
+      );
+      await options.keepUntil;
+      say('Stopping the server, the demo site and Chromium.');
+    }
     return { signed_in: signedIn, steps };
   } finally {
     for (const close of cleanup) await close().catch(() => undefined);
   }
+}
+
+interface KeptDemo {
+  url: string;
+  apiKey: string;
+  vaultId: string;
+  grant: string;
+  cdpEndpoint: string;
+  loginUrl: string;
+  host: string;
+  point: { x: number; y: number };
+  bin: string;
+}
+
+/** What --keep prints: exports to paste into another terminal, and commands that use them. */
+function keepInstructions(demo: KeptDemo): string {
+  const mcpCall = (name: string, args: Record<string, unknown>) =>
+    `'${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } })}'`;
+  const grantHeaders = `-H "Authorization: Bearer $SESAME_GRANT" -H 'Content-Type: application/json'`;
+  const mcpHeaders = `${grantHeaders} -H 'Accept: application/json, text/event-stream'`;
+  return [
+    '',
+    'Everything keeps running. Paste these exports into another terminal (throw-away credentials of this demo):',
+    '',
+    `export SESAME_URL=${demo.url}`,
+    `export SESAME_API_KEY=${demo.apiKey}`,
+    `export SESAME_VAULT_ID=${demo.vaultId}`,
+    `export SESAME_GRANT=${demo.grant}`,
+    `export SESAME_MCP_URL=${demo.url}/mcp`,
+    `export SESAME_CDP_ENDPOINT=${demo.cdpEndpoint}`,
+    `export DEMO_LOGIN_URL=${demo.loginUrl}`,
+    '',
+    `SESAME_GRANT is bound to the demo browser's page, which shows DEMO_LOGIN_URL (${demo.host} only, 20 fills, 1 hour);`,
+    `its username input is at (${demo.point.x}, ${demo.point.y}). Then try:`,
+    '',
+    '# HTTP: the grant names the browser, so the body needs none',
+    `curl -s -X POST "$SESAME_URL/api/v2/vaults/$SESAME_VAULT_ID/list-secrets" ${grantHeaders} -d '{}'`,
+    `curl -s -X POST "$SESAME_URL/api/v2/vaults/$SESAME_VAULT_ID/fill" ${grantHeaders} -d '${JSON.stringify({ ...demo.point, field: 'username' })}'`,
+    '# MCP over HTTP: one JSON-RPC message per POST',
+    `curl -s "$SESAME_MCP_URL" ${mcpHeaders} -d ${mcpCall('list_secrets', {})}`,
+    `curl -s "$SESAME_MCP_URL" ${mcpHeaders} -d ${mcpCall('fill_secret_at', { ...demo.point, field: 'username' })}`,
+    '# MCP over stdio, as a client that launches a command runs it (it reads SESAME_GRANT; type JSON-RPC lines, or configure your client)',
+    `#   ${demo.bin} mcp --url "$SESAME_URL"`,
+    '# The runner example (its own Chromium, a grant it mints, screenshots, MCP), see docs/agents.md:',
+    '#   npx tsc -p examples && node dist/examples/playwright-runner.js',
+    '# What happened, as the audit trail has it',
+    `curl -s "$SESAME_URL/api/v2/vaults/$SESAME_VAULT_ID/events?limit=10" -H "Authorization: Bearer $SESAME_API_KEY"`,
+    '',
+    'Ctrl-C stops the server, the demo site and Chromium.',
+  ].join('\n');
 }
 
 /** The server's own log lines are not part of the demo's story. */
