@@ -76,7 +76,10 @@ export async function launchChromium({ args = [], timeoutMs = 20_000 }: LaunchOp
     async close() {
       process.removeListener('exit', kill);
       kill();
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      // A timer left pending would hold the process open for its 5 s after the browser is gone.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+      clearTimeout(timer);
       rmSync(userDataDir, { recursive: true, force: true });
     },
   };
