@@ -6,6 +6,7 @@
 // searched for the secrets and the codes typed.
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTotp } from '../../src/modules/fill/totp.js';
@@ -163,6 +164,10 @@ describe('signing in through MCP with Chromium', () => {
     expect(tools.map((t) => t.name)).toEqual(['list_secrets', 'fill_secret_at']);
     expect(tools[1]?.inputSchema.required).toEqual(['x', 'y', 'field']);
     await signIn(client);
+    // The server's protocol error for an unknown tool comes through as one.
+    await expect(callTool(client, 'read_password')).rejects.toSatisfy(
+      (err) => err instanceof McpError && err.code === ErrorCode.InvalidParams,
+    );
   });
 
   it('answers a refusal as a normal result with its reason, over both transports', async () => {
@@ -233,6 +238,7 @@ describe('signing in through MCP with Chromium', () => {
       expect(await pending).toBe('AbortError');
       await expect.poll(async () => (await trail(1))[0]?.reason, { timeout: 5_000 }).toBe('client_closed');
       expect((await trail(1))[0]).toMatchObject({ action: 'fill', field: 'password', outcome: 'failed' });
+      expect(env.t.logs.some((line) => line.includes('"msg":"client closed the connection"'))).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 2_500)); // the value has long arrived from 1Password
       expect(await $('#password').inputValue()).toBe('');
     } finally {

@@ -74,7 +74,9 @@ export function mcpRoutes(deps: McpRouteDeps) {
       try {
         const response = await Promise.race([transport.handleRequest(webRequest(request), { parsedBody: body }), hungUp]);
         if (!response) {
-          reply.hijack(); // nobody is left to answer
+          // Nobody is left to answer: no access line follows, so this is the request's line.
+          request.log.info({ method: 'POST', route: '/mcp', status: null, org_id: request.caller.orgId }, 'client closed the connection');
+          reply.hijack();
           return;
         }
         reply.code(response.status);
