@@ -191,6 +191,40 @@ describe.each(DIALECTS)('MCP endpoint (%s)', (dialect) => {
     expect(huge.status).toBe(413);
   });
 
+  it('never answers a 5xx to malformed JSON-RPC, and answers each with JSON', async () => {
+    const { grant } = await mint();
+    const call = (params: unknown) => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params });
+    const messages: unknown[] = [
+      call({ name: 123 }),
+      call({ name: 'fill_secret_at', arguments: 'x=1' }),
+      call({ name: 'fill_secret_at', arguments: [1, 2] }),
+      call({ name: 'fill_secret_at', arguments: null }),
+      call({ name: 'fill_secret_at', arguments: { x: 1e308, y: Number.MAX_VALUE, field: 'password'.repeat(30) } }),
+      call({ name: 'fill_secret_at', arguments: { x: 1, y: 1, field: 'pass\u0000word' } }),
+      call({ name: 'list_secrets', arguments: JSON.parse('{"__proto__": {"polluted": true}}') }),
+      call(null),
+      call('list_secrets'),
+      { jsonrpc: '2.0', id: { nested: true }, method: 'tools/list' },
+      { jsonrpc: '1.0', id: 1, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 1, method: 'resources/list' },
+      { jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name: 'x' } },
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 42 } },
+      { jsonrpc: '2.0', id: 1, method: 'x'.repeat(10_000) },
+      { jsonrpc: '2.0', id: 1, result: {} },
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } },
+      42,
+      'tools/list',
+      null,
+    ];
+    for (const message of messages) {
+      const res = await t.request('POST', '/mcp', { headers: mcpHeaders(grant), rawBody: JSON.stringify(message) });
+      const label = JSON.stringify(message).slice(0, 80);
+      expect(res.status, label).toBeLessThan(500);
+      if (res.status !== 202) expect(res.body, label).toBeTypeOf('object');
+    }
+    expect(t.logs.filter((line) => /"level":50/.test(line))).toEqual([]);
+  });
+
   it('answers bad arguments as a tool error the model can act on, and an unknown tool as a protocol error', async () => {
     const { grant } = await mint();
     const client = await httpClient(t.url, grant);
