@@ -148,6 +148,19 @@ describe('vault service', () => {
     expect(s.store.rows.size).toBe(0); // nothing written on any refusal
   });
 
+  it('points every refusal of a rotation at the token, the one field its request has', async () => {
+    const s = setup();
+    const vault = await s.create();
+    for (const kind of ['vault_inaccessible', 'token_rejected'] as const) {
+      s.provider.answers.set('vault-a', kind);
+      const refused = await s.service.rotateToken(caller, vault.id, OTHER_TOKEN).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: kind, data: { field: 'token', opVaultId: 'vault-a' } });
+    }
+    // A create names the vault id when the token cannot read it: the request sent both.
+    s.provider.answers.set('vault-b', 'vault_inaccessible');
+    await expect(s.create('other', 'vault-b')).rejects.toMatchObject({ code: 'vault_inaccessible', data: { field: 'op_vault_id' } });
+  });
+
   it('retries a rotation when a concurrent change moved the row, and gives up with concurrent_change after three tries', async () => {
     const s = setup();
     const vault = await s.create();

@@ -49,16 +49,26 @@ export function toVault(row: VaultRecord): Vault {
   };
 }
 
-/** A provider's refusal or trouble as the domain error for the request: `field` is the request field a refusal is about. */
-export function providerFailure(err: unknown, opVaultId: string, field: ProviderField): Error {
+/**
+ * The request fields a provider's refusal is about: `token` when the token itself is refused, `vault`
+ * when the token works but cannot read the vault. Each is a field the request has: a rotation sends only
+ * a token, so both of its refusals point at the token.
+ */
+export interface RefusalFields {
+  token: ProviderField;
+  vault: ProviderField;
+}
+
+/** A provider's refusal or trouble as the domain error for the request, at the request field it is about. */
+export function providerFailure(err: unknown, opVaultId: string, fields: RefusalFields): Error {
   if (!(err instanceof ProviderError)) return err instanceof Error ? err : new Error('provider call failed');
   switch (err.kind) {
     case 'token_malformed':
     case 'token_rejected':
-      return new DomainError('token_rejected', { field, opVaultId });
+      return new DomainError('token_rejected', { field: fields.token, opVaultId });
     case 'vault_inaccessible':
     case 'item_not_found':
-      return new DomainError('vault_inaccessible', { field: 'op_vault_id', opVaultId });
+      return new DomainError('vault_inaccessible', { field: fields.vault, opVaultId });
     default:
       return new DomainError('provider_unavailable', {
         reason: PROVIDER_ERRORS[err.kind].summary(opVaultId),
@@ -80,12 +90,12 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
     return parsed.token;
   }
 
-  /** Asks the provider whether `token` can read `opVaultId`; a refusal is about the request's `field`. */
-  async function checkAccess(token: ServiceToken, opVaultId: string, field: ProviderField): Promise<void> {
+  /** Asks the provider whether `token` can read `opVaultId`; a refusal is about the request's `fields`. */
+  async function checkAccess(token: ServiceToken, opVaultId: string, fields: RefusalFields): Promise<void> {
     try {
       await provider.checkVaultAccess(token, opVaultId, { fresh: true }); // it decides what gets stored: never from a cache
     } catch (err) {
-      throw providerFailure(err, opVaultId, field);
+      throw providerFailure(err, opVaultId, fields);
     }
   }
 
@@ -125,7 +135,7 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
       const opVaultId = body.provider_config.op_vault_id;
       if (await repo.nameTaken(orgId, body.name)) throw new DomainError('vault_name_taken', { name: body.name });
       const token = parseToken(body.token);
-      await checkAccess(token, opVaultId, 'token');
+      await checkAccess(token, opVaultId, { token: 'token', vault: 'op_vault_id' });
       const id = randomUUID();
       const at = now().toISOString();
       const sealed = envelope.seal(token.secret, tokenContext(orgId, id));
@@ -169,7 +179,7 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
         const opVaultId = patch.provider_config?.op_vault_id;
         if (opVaultId !== undefined && opVaultId !== row.op_vault_id) {
           // The stored token vouches for the new vault id; one that no longer decrypts cannot.
-          await checkAccess(openToken(row), opVaultId, 'op_vault_id');
+          await checkAccess(openToken(row), opVaultId, { token: 'op_vault_id', vault: 'op_vault_id' });
           changes.op_vault_id = opVaultId;
         }
         if (Object.keys(changes).length === 0) return toVault(row);
@@ -187,7 +197,8 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const row = await requireRow(orgId, id);
         token ??= parseToken(rawToken);
-        await checkAccess(token, row.op_vault_id, 'token');
+        // The request has only a token: a token that cannot read the vault is refused at the token.
+        await checkAccess(token, row.op_vault_id, { token: 'token', vault: 'token' });
         const sealed = envelope.seal(token.secret, tokenContext(orgId, id));
         const result = await repo.updateIfUnchanged(
           orgId,
