@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { isDatabaseBusy, isDatabaseUnavailable, isStorageFull } from '../db/database.js';
 import { DomainError, type ErrorCode, type ErrorData, type ProviderField } from '../errors.js';
+import { describeJsonError } from './json-error.js';
 import { errorForLog } from './logging.js';
 import { TOKEN_MASK } from './redact.js';
 import { ValidationError, type ValidationIssue } from './validation.js';
@@ -161,7 +162,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** JSON bodies only. A syntax error is a 422 `json_invalid`; `__proto__` keys are dropped. */
+/** JSON bodies only. A syntax error is a 422 `json_invalid` at the parser's position; `__proto__` keys are dropped. */
 function registerJsonParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('remove', 'remove');
   app.removeAllContentTypeParsers();
@@ -171,20 +172,25 @@ function registerJsonParser(app: FastifyInstance): void {
     if (text.trim() === '') return done(null, undefined);
     parseJson(request, text, (err, value) => {
       if (!err) return done(null, value);
-      const position = /position (\d+)/.exec(String((err as Error).message))?.[1];
+      // The platform's answer: where the parser stopped, and its message (never quoting the body).
+      // Fastify's parser replaces the parser's error with one sentence of its own; parsing again gives it back.
+      const { position, message } = describeJsonError(text, syntaxErrorOf(text) ?? err);
       done(
         new ValidationError([
-          {
-            type: 'json_invalid',
-            loc: ['body', position ? Number(position) : 0],
-            msg: 'JSON decode error',
-            input: {},
-            ctx: { error: 'Invalid JSON' },
-          },
+          { type: 'json_invalid', loc: ['body', position], msg: 'JSON decode error', input: {}, ctx: { error: message } },
         ]),
       );
     });
   });
+}
+
+function syntaxErrorOf(text: string): unknown {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    return err;
+  }
 }
 
 /** Remembers every route's path pattern so an unknown method on a known path answers 405, not 404. */
