@@ -31,8 +31,6 @@ interface RouteValidators {
   body?: ValidateFunction;
 }
 
-/** Schema annotation: the message used when an explicit null is sent for a field that must be omitted instead. */
-export const NULL_MESSAGE = 'x-null-message';
 /** Schema annotation: a readable message for a failed `pattern`. */
 export const PATTERN_MESSAGE = 'x-pattern-message';
 /** Schema annotation: the property must not be sent at all; its value is the message. */
@@ -42,7 +40,7 @@ export const UUID_PARAM = 'x-uuid';
 
 // verbose: errors carry their schema, which holds the readable messages (x-…-message annotations).
 const ajv = new Ajv({ allErrors: true, verbose: true, coerceTypes: false, useDefaults: true, strict: true });
-ajv.addVocabulary([NULL_MESSAGE, PATTERN_MESSAGE, FORBIDDEN_MESSAGE, UUID_PARAM]);
+ajv.addVocabulary([PATTERN_MESSAGE, FORBIDDEN_MESSAGE, UUID_PARAM]);
 
 export function registerValidation(app: FastifyInstance): void {
   // Validation happens in the hook below; Fastify keeps the schemas for serialization and OpenAPI.
@@ -156,7 +154,7 @@ function checkBody(validate: ValidateFunction | undefined, request: FastifyReque
 function check(validate: ValidateFunction | undefined, part: Part, data: unknown, received: unknown = data): ValidationIssue[] {
   if (!validate || validate(data)) return [];
   const issues = new Map<string, ValidationIssue>();
-  for (const error of validate.errors ?? []) {
+  for (const error of withoutUnionNoise(validate.errors ?? [])) {
     const issue = toIssue(error, part, received);
     if (!issue) continue;
     const key = JSON.stringify(issue.loc);
@@ -164,6 +162,18 @@ function check(validate: ValidateFunction | undefined, part: Part, data: unknown
     if (!issues.has(key)) issues.set(key, issue);
   }
   return [...issues.values()];
+}
+
+/**
+ * A value that fails `anyOf [X, null]` fails both branches; Pydantic reports only X's problem (a nullable
+ * field is X that may also be null). The `null` branch's type error and the `anyOf` summary are dropped
+ * wherever another error explains the same value or a part of it.
+ */
+function withoutUnionNoise(errors: ErrorObject[]): ErrorObject[] {
+  const isNoise = (e: ErrorObject) => e.keyword === 'anyOf' || (e.keyword === 'type' && (e.params as { type?: string }).type === 'null');
+  const explained = (e: ErrorObject) =>
+    errors.some((o) => !isNoise(o) && (o.instancePath === e.instancePath || o.instancePath.startsWith(`${e.instancePath}/`)));
+  return errors.filter((e) => !isNoise(e) || !explained(e));
 }
 
 function toIssue(error: ErrorObject, part: Part, root: unknown): ValidationIssue | undefined {
@@ -202,7 +212,6 @@ function toIssue(error: ErrorObject, part: Part, root: unknown): ValidationIssue
       return issue('extra_forbidden', String(schema?.[FORBIDDEN_MESSAGE] ?? 'Extra inputs are not permitted'));
     }
     case 'type': {
-      if (value === null && schema?.[NULL_MESSAGE]) return issue('value_error', String(schema[NULL_MESSAGE]));
       return typeIssue(String((error.params as { type: string }).type), part, value, issue);
     }
     case 'const':

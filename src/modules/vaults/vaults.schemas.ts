@@ -1,9 +1,7 @@
 // Wire schemas of /api/v2/vaults. One TypeBox schema gives validation, static types, response
 // allow-listing (a field not listed here cannot leave the server) and the OpenAPI document.
 import { type Static, Type } from '@sinclair/typebox';
-import { FORBIDDEN_MESSAGE, NULL_MESSAGE, PATTERN_MESSAGE, UUID_PARAM } from '../../http/validation.js';
-
-const nullMessage = (field: string) => ({ [NULL_MESSAGE]: `Value error, ${field} cannot be null; leave it out to keep the current value` });
+import { FORBIDDEN_MESSAGE, PATTERN_MESSAGE, UUID_PARAM } from '../../http/validation.js';
 
 const VaultName = (extra: object = {}) =>
   Type.String({
@@ -41,10 +39,12 @@ export const CreateVaultBody = Type.Object(
 );
 export type CreateVaultBody = Static<typeof CreateVaultBody>;
 
+// Each field may be left out or sent as null (the platform's schema: anyOf [type, null]; its SDKs send
+// null for a None/null argument): either way it keeps its current value.
 export const UpdateVaultBody = Type.Object(
   {
-    name: Type.Optional(VaultName(nullMessage('name'))),
-    provider_config: Type.Optional(ProviderConfigInput(nullMessage('provider_config'))),
+    name: Type.Optional(Type.Union([VaultName(), Type.Null()])),
+    provider_config: Type.Optional(Type.Union([ProviderConfigInput(), Type.Null()])),
     token: Type.Optional(
       Type.Never({ [FORBIDDEN_MESSAGE]: 'The token cannot be changed with PATCH; use PUT /api/v2/vaults/{vault_id}/token' }),
     ),

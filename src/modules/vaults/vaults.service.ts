@@ -172,7 +172,8 @@ export function createVaultService({ repo, envelope, provider, audit, now = () =
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const row = await requireRow(orgId, id);
         const changes: { name?: string; op_vault_id?: string } = {};
-        if (patch.name !== undefined && patch.name !== row.name) {
+        // null, like a field left out, keeps the current value.
+        if (patch.name != null && patch.name !== row.name) {
           if (await repo.nameTaken(orgId, patch.name, id)) throw new DomainError('vault_name_taken', { name: patch.name });
           changes.name = patch.name;
         }
