@@ -9,7 +9,9 @@ import type { TlsFiles } from './crypto/tls.js';
 import type { Database } from './db/database.js';
 import { registerErrorHandling } from './http/errors.js';
 import { createLoggerOptions, errorForLog, registerRequestLogging } from './http/logging.js';
-import { registerValidation } from './http/validation.js';
+import { swaggerOptions } from './http/openapi.js';
+import { SHARED_SCHEMAS } from './http/schemas.js';
+import { registerValidation, schemaController } from './http/validation.js';
 import { defaultMetrics, type MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { createAuditModule } from './modules/audit/index.js';
 import { createAuthModule } from './modules/auth/index.js';
@@ -46,6 +48,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     // connections close. 72 s by default: longer than the usual 60 s idle timeout of load balancers.
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
+    schemaController,
     // A long path segment must reach validation (a non-UUID vault_id is a 422), not the router's 414;
     // Node's header size limit still bounds the URL.
     // A trailing slash names the same route (as the platform's redirect_slashes does), so a 405's Allow
@@ -62,17 +65,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerValidation(app);
   registerRequestLogging(app, (request) => ({ org_id: request.caller?.orgId }));
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Sesame',
-        version: config.version,
-        description: 'Vault configs backed by 1Password, wire-compatible with /api/v2/vaults',
-      },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
+  await app.register(
+    swagger,
+    swaggerOptions({
+      title: 'Sesame',
+      version: config.version,
+      description: 'Vault configs backed by 1Password, wire-compatible with /api/v2/vaults',
+    }),
+  );
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   const { db } = deps.database;
   const warn = (message: string) => (err: Error) => app.log.warn({ err: errorForLog(err) }, message);

@@ -140,15 +140,19 @@ describe('answers Node gives by itself', () => {
 });
 
 /** The routes and their body and query field names, from the served OpenAPI document. */
-function targetsOf(openapi: { paths: Record<string, Record<string, OpenApiOperation>> }): Target[] {
+function targetsOf(openapi: {
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components?: { schemas?: Record<string, unknown> };
+}): Target[] {
   const targets: Target[] = [];
+  const components = openapi.components?.schemas ?? {};
   for (const [path, operations] of Object.entries(openapi.paths)) {
     for (const [method, operation] of Object.entries(operations)) {
       const schema = operation.requestBody?.content?.['application/json']?.schema;
       targets.push({
         method: method.toUpperCase(),
         path,
-        bodyKeys: propertyNames(schema),
+        bodyKeys: propertyNames(schema, components),
         queryKeys: (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name),
       });
     }
@@ -161,15 +165,19 @@ interface OpenApiOperation {
   parameters?: { in: string; name: string }[];
 }
 
-function propertyNames(schema: unknown, out = new Set<string>()): string[] {
-  if (schema && typeof schema === 'object') {
+/** Every property name a body schema mentions, following `$ref`s to the document's components. */
+function propertyNames(schema: unknown, components: Record<string, unknown>, out = new Set<string>(), seen = new Set<unknown>()): string[] {
+  if (schema && typeof schema === 'object' && !seen.has(schema)) {
+    seen.add(schema);
+    const $ref = (schema as { $ref?: string }).$ref;
+    if ($ref) propertyNames(components[$ref.replace('#/components/schemas/', '')], components, out, seen);
     const properties = (schema as { properties?: Record<string, unknown> }).properties ?? {};
     for (const [name, child] of Object.entries(properties)) {
       out.add(name);
-      propertyNames(child, out);
+      propertyNames(child, components, out, seen);
     }
     for (const key of ['anyOf', 'oneOf', 'allOf'] as const) {
-      for (const child of (schema as Record<string, unknown[]>)[key] ?? []) propertyNames(child, out);
+      for (const child of (schema as Record<string, unknown[]>)[key] ?? []) propertyNames(child, components, out, seen);
     }
   }
   return [...out];

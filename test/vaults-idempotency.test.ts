@@ -5,7 +5,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, createVault, health, listTotal, MISSING_ID, sleep, VAULTS } from './helpers/vaults.js';
 
-const DIFFERENT_BODY = { detail: 'Idempotency-Key was already used with a different request body' };
+// A 422 in the list shape, like every 422 (the SDKs parse it as HTTPValidationError).
+const DIFFERENT_BODY = {
+  detail: [
+    {
+      type: 'value_error',
+      loc: ['header', 'idempotency-key'],
+      msg: 'Value error, Idempotency-Key was already used with a different request body',
+      input: null,
+    },
+  ],
+};
 // Long enough that a second request certainly arrives while the first waits on "1Password".
 const SLOW_MS = 1500;
 // Above SLOW_MS, so a slow provider is waited for; a test that needs a timeout waits this long.

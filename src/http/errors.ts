@@ -40,7 +40,11 @@ const ANSWERS: { [C in ErrorCode]: Answer<C> } = {
   vault_inaccessible: { status: 422, issues: providerRejected },
   provider_unavailable: { status: 503, headers: ({ retryAfterSeconds }) => retryAfter(retryAfterSeconds) },
   undecryptable: { status: 409 },
-  idempotency_key_reused: { status: 422 },
+  // Every 422 is the list the SDKs parse (the document's HTTPValidationError), this one at the header.
+  idempotency_key_reused: {
+    status: 422,
+    issues: (_, msg) => [{ type: 'value_error', loc: ['header', 'idempotency-key'], msg: `Value error, ${msg}`, input: null }],
+  },
   idempotency_in_progress: { status: 409, headers: () => retryAfter(1) },
   database_unavailable: { status: 503, headers: () => retryAfter(5) },
   storage_full: { status: 503, headers: () => retryAfter(30) },

@@ -2,7 +2,7 @@
 // generated SDKs parse. Fastify's own validation stops at the first failing part (params before
 // body), so the route schemas are compiled here and checked together in one preValidation step.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions, RouteOptions } from 'fastify';
 import { redactInput, redactLoc, TOKEN_MASK } from './redact.js';
 
 /** One entry of the Pydantic-v2-shaped 422 list. */
@@ -33,26 +33,76 @@ interface RouteValidators {
 
 /** Schema annotation: a readable message for a failed `pattern`. */
 export const PATTERN_MESSAGE = 'x-pattern-message';
-/** Schema annotation: the property must not be sent at all; its value is the message. */
-export const FORBIDDEN_MESSAGE = 'x-forbidden-message';
+/**
+ * Schema keyword on an object: properties that must not be sent at all, each with its message. Kept
+ * out of `properties` so that the OpenAPI document (and clients generated from it) do not offer them.
+ */
+export const FORBIDDEN_PROPERTIES = 'x-forbidden-properties';
 /** Schema annotation on a path parameter that must be a UUID (normalised to lower-case, hyphenated). */
 export const UUID_PARAM = 'x-uuid';
 
-// verbose: errors carry their schema, which holds the readable messages (x-…-message annotations).
-const ajv = new Ajv({ allErrors: true, verbose: true, coerceTypes: false, useDefaults: true, strict: true });
-ajv.addVocabulary([PATTERN_MESSAGE, FORBIDDEN_MESSAGE, UUID_PARAM]);
+/**
+ * verbose: errors carry their schema, which holds the readable messages (x-…-message annotations).
+ * Formats (uuid, date-time) describe answers and UUID parameters are checked by checkUuidParams, so
+ * they are not validated. Defaults are filled in only where the route asks for them (query strings).
+ */
+function createAjv(useDefaults: boolean): Ajv {
+  const ajv = new Ajv({ allErrors: true, verbose: true, coerceTypes: false, useDefaults, strict: true, validateFormats: false });
+  ajv.addVocabulary([PATTERN_MESSAGE, UUID_PARAM]);
+  ajv.addKeyword({
+    keyword: FORBIDDEN_PROPERTIES,
+    type: 'object',
+    schemaType: 'object',
+    errors: true,
+    validate: function forbidden(
+      messages: Record<string, string>,
+      data: Record<string, unknown>,
+      _parent?: unknown,
+      context?: { instancePath: string },
+    ): boolean {
+      const present = Object.keys(messages).filter((name) => Object.hasOwn(data, name));
+      (forbidden as unknown as { errors: Partial<ErrorObject>[] }).errors = present.map((name) => ({
+        keyword: FORBIDDEN_PROPERTIES,
+        instancePath: `${context?.instancePath ?? ''}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+        params: { property: name },
+        message: messages[name],
+      }));
+      return present.length === 0;
+    },
+  });
+  return ajv;
+}
+
+/**
+ * Fastify's own validation is switched off (the hook below validates every part at once). It is set as
+ * a server option rather than with setValidatorCompiler: a plugin that adds its own schemas gets a
+ * compiler from the server's factory, not from its parent, and would otherwise build Fastify's Ajv.
+ */
+export const schemaController: FastifyServerOptions['schemaController'] = {
+  // Every request passes Fastify's stage; the preValidation hook below decides.
+  compilersFactory: { buildValidator: () => () => (() => true) as never },
+};
 
 export function registerValidation(app: FastifyInstance): void {
-  // Validation happens in the hook below; Fastify keeps the schemas for serialization and OpenAPI.
-  app.setValidatorCompiler(() => () => true);
-  app.addHook('onRoute', (route: RouteOptions) => {
+  // One set of compilers per app: each app adds its named schemas (referenced with $ref) to them.
+  const ajv = createAjv(false);
+  const queryAjv = createAjv(true);
+  const known = new Set<string>();
+  // Validation happens in the hook below (see schemaController); Fastify keeps the schemas for serialization and OpenAPI.
+  app.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
     const schema = route.schema as { params?: object; querystring?: object; headers?: object; body?: object } | undefined;
     if (!schema?.params && !schema?.querystring && !schema?.headers && !schema?.body) return;
+    for (const [id, shared] of Object.entries(this.getSchemas() as Record<string, object>)) {
+      if (known.has(id)) continue;
+      known.add(id);
+      ajv.addSchema(shared);
+      queryAjv.addSchema(shared);
+    }
     const validators: RouteValidators = {
       path: schema.params && ajv.compile(schema.params),
       // Query strings arrive as text; integer parameters are parsed by parseIntegerParams, not by Ajv's
       // coercion, which also takes "0x10", "1e1" and "1e400" (Infinity, which then passes every range check).
-      query: schema.querystring && ajv.compile(schema.querystring),
+      query: schema.querystring && queryAjv.compile(schema.querystring),
       header: schema.headers && ajv.compile(schema.headers),
       body: schema.body && ajv.compile(schema.body),
     };
@@ -207,10 +257,9 @@ function toIssue(error: ErrorObject, part: Part, root: unknown): ValidationIssue
         (value as Record<string, unknown>)?.[extra],
       );
     }
-    case 'not': {
-      // Used for properties that must be absent (FORBIDDEN_MESSAGE): the failing path is the property itself.
-      return issue('extra_forbidden', String(schema?.[FORBIDDEN_MESSAGE] ?? 'Extra inputs are not permitted'));
-    }
+    case FORBIDDEN_PROPERTIES:
+      // A property that must be absent: the failing path is the property itself.
+      return issue('extra_forbidden', error.message ?? 'Extra inputs are not permitted');
     case 'type': {
       return typeIssue(String((error.params as { type: string }).type), part, value, issue);
     }

@@ -208,7 +208,8 @@ describe('CDP endpoints', () => {
     expect(Object.keys(doc.paths['/api/v2/vaults/{vault_id}/list-secrets'])).toEqual(['post']);
     const fillDoc = doc.paths['/api/v2/vaults/{vault_id}/fill'].post;
     expect(Object.keys(fillDoc.responses)).toEqual(expect.arrayContaining(['200', '401', '404', '422', '502', '504']));
-    expect(JSON.stringify(fillDoc.responses['200'])).toContain('not_a_password_input');
+    expect(fillDoc.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/FillResult' });
+    expect(JSON.stringify(doc.components.schemas.FillResult)).toContain('not_a_password_input');
     expect(Object.keys(doc.paths['/api/v2/vaults/{vault_id}/events'])).toEqual(['get']);
     expect(Object.keys(doc.paths['/api/v2/vaults/{vault_id}/grants']).sort()).toEqual(['get', 'post']);
   });

@@ -1,5 +1,6 @@
 // Wire schemas of GET /api/v2/vaults/{vault_id}/events.
 import { type Static, Type } from '@sinclair/typebox';
+import { ref } from '../../http/schemas.js';
 
 export const AuditEvent = Type.Object(
   {
@@ -25,12 +26,15 @@ export const AuditEvent = Type.Object(
     outcome: Type.Union([Type.Literal('ok'), Type.Literal('refused'), Type.Literal('failed')]),
     reason: Type.Union([Type.String(), Type.Null()], { description: 'Refusal reason code or failure kind' }),
   },
-  { additionalProperties: false, $id: 'AuditEvent' },
+  { additionalProperties: false, $id: 'AuditEvent', title: 'AuditEvent' },
 );
 export type AuditEvent = Static<typeof AuditEvent>;
 
 export const AuditEventList = Type.Object(
-  { total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), events: Type.Array(AuditEvent) },
-  { additionalProperties: false },
+  { total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), events: Type.Array(ref(AuditEvent)) },
+  { $id: 'AuditEventList', title: 'AuditEventList', additionalProperties: false },
 );
 export type AuditEventList = Static<typeof AuditEventList>;
+
+/** The named schemas of this module, added to the app by its routes. */
+export const AUDIT_SCHEMAS = [AuditEvent, AuditEventList];

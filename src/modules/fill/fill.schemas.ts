@@ -49,7 +49,7 @@ const FieldName = Type.String({
 // Unknown keys are refused: a misspelt `account` must not silently fill another account.
 export const ListSecretsBody = Type.Object(
   { cdp_endpoint: CdpEndpoint, target_id: Type.Optional(TargetId) },
-  { additionalProperties: false },
+  { $id: 'ListSecretsRequest', title: 'ListSecretsRequest', additionalProperties: false },
 );
 export type ListSecretsBody = Static<typeof ListSecretsBody>;
 
@@ -66,7 +66,7 @@ export const FillBody = Type.Object(
       Type.String({ minLength: 1, maxLength: 255, description: 'A username that picks among items tied for this page' }),
     ),
   },
-  { additionalProperties: false },
+  { $id: 'FillRequest', title: 'FillRequest', additionalProperties: false },
 );
 export type FillBody = Static<typeof FillBody>;
 
@@ -87,7 +87,12 @@ export const ListSecretsAnswer = Type.Object(
     reason: Type.Optional(RefusalReason),
     detail: Type.Optional(Type.String()),
   },
-  { additionalProperties: false, description: 'Fillable fields, or (with reason and detail) a refusal. Never a value' },
+  {
+    $id: 'ListSecretsResult',
+    title: 'ListSecretsResult',
+    additionalProperties: false,
+    description: 'Fillable fields, or (with reason and detail) a refusal. Never a value',
+  },
 );
 
 export const FillAnswer = Type.Object(
@@ -97,5 +102,13 @@ export const FillAnswer = Type.Object(
     reason: Type.Optional(RefusalReason),
     detail: Type.Optional(Type.String()),
   },
-  { additionalProperties: false, description: '{"filled": true} or a refusal with its reason. Never a value' },
+  {
+    $id: 'FillResult',
+    title: 'FillResult',
+    additionalProperties: false,
+    description: '{"filled": true} or a refusal with its reason. Never a value',
+  },
 );
+
+/** The named schemas of this module, added to the app by its routes. */
+export const FILL_SCHEMAS = [ListSecretsBody, FillBody, ListSecretsAnswer, FillAnswer];

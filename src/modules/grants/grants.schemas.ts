@@ -1,5 +1,6 @@
 // Wire schemas of /api/v2/vaults/{vault_id}/grants.
 import { type Static, Type } from '@sinclair/typebox';
+import { ref } from '../../http/schemas.js';
 import { UUID_PARAM } from '../../http/validation.js';
 import { cdpEndpointSchema, targetIdSchema } from '../fill/fill.schemas.js';
 
@@ -28,13 +29,13 @@ export const CreateGrantBody = Type.Object(
       targetIdSchema('Binds the grant to one page (CDP target id) of the browser at cdp_endpoint; needs cdp_endpoint'),
     ),
   },
-  { additionalProperties: false },
+  { $id: 'GrantCreateRequest', title: 'GrantCreateRequest', additionalProperties: false },
 );
 export type CreateGrantBody = Static<typeof CreateGrantBody>;
 
 export const GrantParams = Type.Object({
-  vault_id: Type.String({ [UUID_PARAM]: true, description: 'Vault id (UUID)' }),
-  grant_id: Type.String({ [UUID_PARAM]: true, description: 'Grant id (UUID)' }),
+  vault_id: Type.String({ format: 'uuid', [UUID_PARAM]: true, description: 'Vault id (UUID)' }),
+  grant_id: Type.String({ format: 'uuid', [UUID_PARAM]: true, description: 'Grant id (UUID)' }),
 });
 export type GrantParams = Static<typeof GrantParams>;
 
@@ -53,7 +54,7 @@ const grantProperties = {
   target_id: Type.Union([Type.String(), Type.Null()], { description: 'The page of that browser the grant is bound to, if one' }),
 };
 
-export const Grant = Type.Object(grantProperties, { additionalProperties: false, $id: 'Grant' });
+export const Grant = Type.Object(grantProperties, { additionalProperties: false, $id: 'Grant', title: 'Grant' });
 export type Grant = Static<typeof Grant>;
 
 export const CreatedGrant = Type.Object(
@@ -63,12 +64,15 @@ export const CreatedGrant = Type.Object(
       description: 'The grant (sesame_gr_…), a bearer credential for list-secrets and fill on this vault. Shown only in this answer',
     }),
   },
-  { additionalProperties: false },
+  { $id: 'GrantCreated', title: 'GrantCreated', additionalProperties: false },
 );
 export type CreatedGrant = Static<typeof CreatedGrant>;
 
 export const GrantList = Type.Object(
-  { total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), grants: Type.Array(Grant) },
-  { additionalProperties: false },
+  { total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), grants: Type.Array(ref(Grant)) },
+  { $id: 'GrantList', title: 'GrantList', additionalProperties: false },
 );
 export type GrantList = Static<typeof GrantList>;
+
+/** The named schemas of this module, added to the app by its routes. */
+export const GRANT_SCHEMAS = [CreateGrantBody, Grant, CreatedGrant, GrantList];

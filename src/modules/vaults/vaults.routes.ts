@@ -1,12 +1,13 @@
 // HTTP binding of the vault service: schemas in, service call, status and headers out.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { commonErrors, ErrorDetail, ListQuery } from '../../http/schemas.js';
+import { BODY_ERRORS, errorResponses, ListQuery, noContent, ok, ref } from '../../http/schemas.js';
 import { type Completion, type IdempotencyStore, requestFingerprint, type StoredResponse } from '../idempotency/idempotency.store.js';
 import {
   CreateVaultBody,
   IdempotencyHeaders,
   RotateTokenBody,
   UpdateVaultBody,
+  VAULT_SCHEMAS,
   Vault,
   VaultHealth,
   VaultList,
@@ -14,10 +15,9 @@ import {
 } from './vaults.schemas.js';
 import type { VaultService } from './vaults.service.js';
 
-const tags = ['vaults'];
-const security = [{ bearerAuth: [] }];
-const notFound = { 404: ErrorDetail };
-const providerErrors = { 409: ErrorDetail, 503: ErrorDetail };
+// The platform's tag and operation names (operationId is completed by http/openapi.ts, as FastAPI does).
+const tags = ['Vaults'];
+const security = [{ HTTPBearer: [] }];
 
 export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore) {
   /** Runs `handler` under the request's Idempotency-Key, if it sent one, and writes the (possibly replayed) answer. */
@@ -34,16 +34,19 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
   }
 
   return async function register(app: FastifyInstance): Promise<void> {
+    for (const schema of VAULT_SCHEMAS) app.addSchema(schema);
+
     app.post<{ Body: CreateVaultBody; Headers: { 'idempotency-key'?: string } }>(
       '/vaults',
       {
         schema: {
           tags,
           security,
+          operationId: 'create_vault',
           summary: 'Create a vault config',
           headers: IdempotencyHeaders,
-          body: CreateVaultBody,
-          response: { 201: Vault, ...commonErrors, ...providerErrors },
+          body: ref(CreateVaultBody),
+          response: { 201: ok(Vault), ...errorResponses(409, ...BODY_ERRORS) },
         },
       },
       async (request, reply) => {
@@ -77,9 +80,10 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         schema: {
           tags,
           security,
+          operationId: 'list_vaults',
           summary: 'List vault configs, oldest first',
           querystring: ListQuery,
-          response: { 200: VaultList, ...commonErrors },
+          response: { 200: ok(VaultList), ...errorResponses() },
         },
       },
       async (request) => service.list(request.caller, request.query.limit, request.query.offset),
@@ -91,9 +95,10 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         schema: {
           tags,
           security,
+          operationId: 'get_vault',
           summary: 'Retrieve a vault config',
           params: VaultParams,
-          response: { 200: Vault, ...notFound, ...commonErrors },
+          response: { 200: ok(Vault), ...errorResponses(404) },
         },
       },
       async (request) => service.get(request.caller, request.params.vault_id),
@@ -105,10 +110,11 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         schema: {
           tags,
           security,
-          summary: 'Update name and/or provider_config; only the fields present change',
+          operationId: 'update_vault',
+          summary: 'Update name and/or provider_config; only the fields present (and not null) change',
           params: VaultParams,
-          body: UpdateVaultBody,
-          response: { 200: Vault, ...notFound, ...commonErrors, ...providerErrors },
+          body: ref(UpdateVaultBody),
+          response: { 200: ok(Vault), ...errorResponses(404, 409, ...BODY_ERRORS) },
         },
       },
       async (request) => service.update(request.caller, request.params.vault_id, request.body),
@@ -120,11 +126,12 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         schema: {
           tags,
           security,
+          operationId: 'rotate_vault_token',
           summary: 'Rotate the service account token (checked against 1Password before it is stored)',
           params: VaultParams,
           headers: IdempotencyHeaders,
-          body: RotateTokenBody,
-          response: { 204: { type: 'null', description: 'Rotated' }, ...notFound, ...commonErrors, ...providerErrors },
+          body: ref(RotateTokenBody),
+          response: { 204: noContent('Rotated'), ...errorResponses(404, 409, ...BODY_ERRORS) },
         },
       },
       async (request, reply) => {
@@ -150,9 +157,10 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         schema: {
           tags,
           security,
+          operationId: 'delete_vault',
           summary: 'Delete a vault config',
           params: VaultParams,
-          response: { 204: { type: 'null', description: 'Deleted' }, ...notFound, ...commonErrors },
+          response: { 204: noContent('Deleted'), ...errorResponses(404) },
         },
       },
       async (request, reply) => {
@@ -167,9 +175,10 @@ export function vaultRoutes(service: VaultService, idempotency: IdempotencyStore
         schema: {
           tags,
           security,
+          operationId: 'vault_health',
           summary: 'Check now that 1Password accepts the stored token and it can read the vault',
           params: VaultParams,
-          response: { 200: VaultHealth, ...notFound, ...commonErrors },
+          response: { 200: ok(VaultHealth), ...errorResponses(404) },
         },
       },
       async (request) => service.health(request.caller, request.params.vault_id),
