@@ -77,7 +77,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const { db } = deps.database;
   const warn = (message: string) => (err: Error) => app.log.warn({ err: errorForLog(err) }, message);
-  const auth = createAuthModule({ db });
+  const auth = createAuthModule({ db, onTouchError: warn('API key last-used time not recorded') });
   const idempotency = createIdempotencyModule({ db, ttlMs: config.idempotencyTtlMs, onPurgeError: warn('idempotency purge failed') });
   // The trail and grants ask whether a vault exists; the vaults module records into the trail.
   const vaultExists = (orgId: string, vaultId: string) => vaults.exists(orgId, vaultId);
@@ -105,7 +105,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   for (const module of [fill, rateLimit, idempotency]) app.addHook('onClose', () => module.close());
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, version: config.version }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     try {
       await deps.database.ping();

@@ -1,4 +1,5 @@
 // The one configuration object. Parsed and validated once at start-up; nothing else reads process.env.
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 
@@ -47,7 +48,9 @@ export interface Config {
 
 export type AuthMode = 'api-key' | 'trusted-gateway';
 
-export const SESAME_VERSION = '0.1.0';
+/** Sesame's version, from package.json (one level above both src/ and dist/). */
+export const SESAME_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /** The exact value SESAME_TRUSTED_GATEWAY_ACK must hold: trusted-gateway mode cannot be switched on by one stray variable. */
 export const TRUSTED_GATEWAY_ACK = 'only-the-gateway-can-reach-sesame';
@@ -55,6 +58,47 @@ export const TRUSTED_GATEWAY_ACK = 'only-the-gateway-can-reach-sesame';
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/**
+ * Every environment variable this file reads, for `sesame serve --help` (and `sesame mcp --help`, for
+ * the two of loadMcpClientConfig). The README's configuration table says more about each; a test keeps
+ * the lists, this file and the README in step.
+ */
+export const ENVIRONMENT: readonly { name: string; default: string; summary: string; command?: 'mcp' }[] = [
+  { name: 'HOST', default: '127.0.0.1', summary: 'address to bind' },
+  { name: 'PORT', default: '8080', summary: 'port to bind (0 = any free port)' },
+  { name: 'DATABASE_URL', default: 'sqlite:./data/sesame.db', summary: 'sqlite:<path> or postgres://…' },
+  {
+    name: 'SESAME_MASTER_KEY',
+    default: '—',
+    summary: 'master key(s): base64 of 32 bytes (id "default"), or id:key,id:key; required with PostgreSQL',
+  },
+  { name: 'SESAME_MASTER_KEY_FILE', default: 'master.key beside the SQLite file', summary: 'the embedded key file (mode 0600)' },
+  { name: 'TLS_CERT_FILE', default: '—', summary: 'PEM certificate chain: serve HTTPS (with TLS_KEY_FILE; SIGHUP reloads)' },
+  { name: 'TLS_KEY_FILE', default: '—', summary: 'PEM private key (with TLS_CERT_FILE)' },
+  { name: 'SESAME_AUTH_MODE', default: 'api-key', summary: 'api-key, or trusted-gateway (org from X-User-Org)' },
+  { name: 'SESAME_TRUSTED_GATEWAY_ACK', default: '—', summary: `must be ${TRUSTED_GATEWAY_ACK} for trusted-gateway mode` },
+  { name: 'SESAME_TRUSTED_GATEWAY_ALLOW_NON_LOOPBACK', default: '—', summary: 'true: trusted-gateway mode on a non-loopback HOST' },
+  { name: 'SESAME_ONEPASSWORD_FIXTURE', default: '—', summary: 'a fixture file instead of 1Password (tests and demos only)' },
+  { name: 'SESAME_PROVIDER_LOGIN_TIMEOUT_MS', default: '15000', summary: 'deadline of a 1Password login' },
+  { name: 'SESAME_PROVIDER_CALL_TIMEOUT_MS', default: '10000', summary: 'deadline of any other 1Password call' },
+  { name: 'SESAME_PROVIDER_WORKERS', default: '1', summary: 'worker threads hosting the 1Password SDK (1-16)' },
+  { name: 'SESAME_PROVIDER_CLIENT_IDLE_MS', default: '900000', summary: 'drop a logged-in 1Password client unused this long' },
+  { name: 'SESAME_PROVIDER_MAX_CLIENTS', default: '256', summary: 'logged-in 1Password clients kept per worker' },
+  { name: 'SESAME_PROVIDER_CACHE_TTL_MS', default: '30000', summary: 'reuse vault-access answers and item lists this long (0 = never)' },
+  { name: 'SESAME_CDP_ALLOW', default: 'loopback', summary: 'where the fill routes may connect to a browser' },
+  { name: 'SESAME_CDP_TIMEOUT_MS', default: '10000', summary: 'deadline of one list-secrets or fill call in the browser' },
+  { name: 'SESAME_RATE_LIMIT', default: '6000', summary: 'requests per credential per window (0 = no limit)' },
+  { name: 'SESAME_RATE_LIMIT_WINDOW_S', default: '60', summary: 'the rate-limit window in seconds' },
+  { name: 'SESAME_RATE_LIMIT_SYNC_MS', default: '1000', summary: 'how often instances exchange their counts' },
+  { name: 'SESAME_REQUEST_TIMEOUT_MS', default: '30000', summary: 'longest a client may take to send a whole request (408 beyond)' },
+  { name: 'SESAME_KEEP_ALIVE_TIMEOUT_MS', default: '72000', summary: 'an idle keep-alive connection is closed after this' },
+  { name: 'SESAME_DATABASE_POOL_SIZE', default: '10', summary: 'PostgreSQL connections per process' },
+  { name: 'LOG_LEVEL', default: 'info', summary: 'fatal, error, warn, info, debug, trace or silent (JSON lines on stderr)' },
+  { name: 'DEBUG', default: '—', summary: "Node's debug switch; Playwright protocol logging is refused" },
+  { name: 'SESAME_GRANT', default: '—', summary: 'the grant (sesame_gr_…) the tool calls authenticate with', command: 'mcp' },
+  { name: 'SESAME_MCP_TIMEOUT_MS', default: '60000', summary: 'deadline of one forwarded tool call', command: 'mcp' },
+];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 

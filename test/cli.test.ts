@@ -6,8 +6,11 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENVIRONMENT, SESAME_VERSION } from '../src/config.js';
 import { migrationProvider } from '../src/db/migrations/index.js';
+import { buildProgram } from '../src/main.js';
 import { BIN, serve as startServe } from './helpers/cluster.js';
 import { OP_VAULT, TestFixture } from './helpers/fixture.js';
 import { createTestPostgres } from './helpers/postgres.js';
@@ -38,11 +41,76 @@ async function sesame(args: string[], extraEnv: Record<string, string> = {}) {
 const serve = (extraEnv: Record<string, string>) => startServe({ ...env, ...extraEnv });
 
 describe('sesame CLI', () => {
+  it('--version prints the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    expect(SESAME_VERSION).toBe(version);
+    expect((await run(process.execPath, [BIN, '--version'])).stdout.trim()).toBe(version);
+  });
+
+  it('describes every command in its --help, and serve --help lists every environment variable', async () => {
+    const walk = (command: Command, path: string[]): string[][] =>
+      command.commands.flatMap((sub) => [[...path, sub.name(), sub.description()], ...walk(sub, [...path, sub.name()])]);
+    const commands = walk(buildProgram(), []);
+    expect(commands.length).toBeGreaterThan(15);
+    for (const entry of commands) expect(entry.at(-1), entry.join(' ')).toMatch(/\w{3}/);
+    const help = {
+      serve: (await run(process.execPath, [BIN, 'serve', '--help'])).stdout,
+      mcp: (await run(process.execPath, [BIN, 'mcp', '--help'])).stdout,
+    };
+    for (const variable of ENVIRONMENT) expect(help[variable.command ?? 'serve'], variable.name).toContain(variable.name);
+    expect(help.serve).not.toContain('SESAME_GRANT');
+  });
+
   it('migrate applies the migrations once and prints JSON', async () => {
     const all = Object.keys(await migrationProvider.getMigrations());
     expect(all[0]).toBe('0001-initial');
     expect((await sesame(['migrate'])).json).toEqual({ applied: all });
     expect((await sesame(['migrate'])).json).toEqual({ applied: [] });
+  });
+
+  it('org list and api-key list show ids, names and times (last use included), never a key or its hash', async () => {
+    const org = (await sesame(['org', 'create', '--name', 'listed'])).json;
+    const first = (await sesame(['api-key', 'create', '--org', org.id, '--name', 'ci'])).json;
+    const second = (await sesame(['api-key', 'create', '--org', org.id])).json;
+    expect((await sesame(['org', 'list'])).json.organizations).toContainEqual({
+      id: org.id,
+      name: 'listed',
+      created_at: expect.any(String),
+    });
+
+    const fixture = new TestFixture();
+    const server = await serve({ SESAME_ONEPASSWORD_FIXTURE: fixture.path });
+    try {
+      const used = await fetch(`${server.url}/api/v2/vaults`, { headers: { authorization: `Bearer ${first.key}` } });
+      expect(used.status).toBe(200);
+      await sesame(['api-key', 'revoke', '--id', second.id]);
+      // The use is written off the request's path: wait for it.
+      let listed = (await sesame(['api-key', 'list', '--org', org.id])).json;
+      for (let i = 0; i < 20 && !listed.api_keys[0]?.last_used_at; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        listed = (await sesame(['api-key', 'list', '--org', org.id])).json;
+      }
+      expect(listed).toEqual({
+        org_id: org.id,
+        api_keys: [
+          { id: first.id, name: 'ci', created_at: expect.any(String), last_used_at: expect.any(String), revoked_at: null },
+          { id: second.id, name: null, created_at: expect.any(String), last_used_at: null, revoked_at: expect.any(String) },
+        ],
+      });
+      const text = JSON.stringify(listed);
+      for (const secret of [first.key, second.key]) expect(text).not.toContain(secret.slice(10, 30));
+      expect(text).not.toMatch(/[0-9a-f]{64}/); // no hash either
+      const health = await fetch(`${server.url}/healthz`);
+      expect(await health.json()).toEqual({ ok: true, version: SESAME_VERSION });
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      fixture.remove();
+    }
+    await expect(sesame(['api-key', 'list', '--org', '00000000-0000-4000-8000-000000000000'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('No organization'),
+    });
   });
 
   it('creates an org and an API key, and a revoked key stops working at once on a running server', async () => {

@@ -15,6 +15,8 @@ export interface ApiKeysTable {
   key_hash: string; // sha256 hex of the plaintext key; the plaintext is never stored
   created_at: string;
   revoked_at: string | null;
+  /** Set on use, at most about once a minute per key and instance (auth.service.ts). */
+  last_used_at: string | null;
 }
 
 export interface VaultsTable {

@@ -5,6 +5,7 @@ import * as fillAuditGrants from './0002-fill-audit-grants.js';
 import * as rateLimits from './0003-rate-limits.js';
 import * as vaultCounts from './0004-vault-counts.js';
 import * as grantBrowser from './0005-grant-browser.js';
+import * as apiKeyLastUsed from './0006-api-key-last-used.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-rate-limits': rateLimits,
   '0004-vault-counts': vaultCounts,
   '0005-grant-browser': grantBrowser,
+  '0006-api-key-last-used': apiKeyLastUsed,
 };
 
 export const migrationProvider: MigrationProvider = {

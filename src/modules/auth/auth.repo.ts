@@ -30,6 +30,31 @@ export function createAuthRepo(db: Kysely<Tables>) {
       return db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
     },
 
+    async listOrganizations(): Promise<Organization[]> {
+      return db.selectFrom('organizations').selectAll().orderBy('created_at').orderBy('id').execute();
+    },
+
+    /** An org's keys, oldest first, without their hashes. */
+    async listApiKeys(orgId: string): Promise<Omit<ApiKeyRow, 'key_hash'>[]> {
+      return db
+        .selectFrom('api_keys')
+        .select(['id', 'org_id', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+        .where('org_id', '=', orgId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+    },
+
+    /** Records a use; never moves the time backwards when instances race. */
+    async touchApiKey(id: string, at: string): Promise<void> {
+      await db
+        .updateTable('api_keys')
+        .set({ last_used_at: at })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+        .execute();
+    },
+
     async countOrganizations(): Promise<number> {
       const row = await db
         .selectFrom('organizations')

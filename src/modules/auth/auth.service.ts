@@ -16,6 +16,21 @@ export const GATEWAY_ACTOR = 'trusted-gateway';
 /** Org ids known to exist, so trusted-gateway requests do not write on every call; bounded against an endless stream of ids. */
 const KNOWN_ORGS_LIMIT = 10_000;
 
+/**
+ * How often a key's last use is written: at most once per key per minute and instance, off the
+ * request's path, so authentication stays one read. `last_used_at` is therefore accurate to a minute.
+ */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** An API key as the operator lists it: never the key, never its hash. */
+export interface ApiKeyInfo {
+  id: string;
+  name: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface IssuedApiKey {
   id: string;
   org_id: string;
@@ -26,8 +41,24 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-export function createAuthService({ repo, now = () => new Date() }: { repo: AuthRepo; now?: () => Date }) {
+export interface AuthServiceDeps {
+  repo: AuthRepo;
+  now?: () => Date;
+  /** A last-used write failed (it never fails the request). */
+  onTouchError?: (err: Error) => void;
+}
+
+export function createAuthService({ repo, now = () => new Date(), onTouchError = () => {} }: AuthServiceDeps) {
   const knownOrgs = new LRUCache<string, true>({ max: KNOWN_ORGS_LIMIT });
+  // Key id → when this instance last wrote its use; bounded like the org cache.
+  const touched = new LRUCache<string, number>({ max: KNOWN_ORGS_LIMIT });
+
+  function touch(keyId: string): void {
+    const at = now();
+    if (at.getTime() - (touched.get(keyId) ?? 0) < LAST_USED_RESOLUTION_MS) return;
+    touched.set(keyId, at.getTime());
+    repo.touchApiKey(keyId, at.toISOString()).catch((err: unknown) => onTouchError(err instanceof Error ? err : new Error(String(err))));
+  }
 
   return {
     async createOrganization(name: string): Promise<Organization> {
@@ -47,6 +78,7 @@ export function createAuthService({ repo, now = () => new Date() }: { repo: Auth
         key_hash: hashApiKey(key),
         created_at: now().toISOString(),
         revoked_at: null,
+        last_used_at: null,
       });
       return { id, org_id: orgId, key };
     },
@@ -60,7 +92,9 @@ export function createAuthService({ repo, now = () => new Date() }: { repo: Auth
       const match = header && /^Bearer +(\S+) *$/i.exec(header);
       if (!match?.[1] || !API_KEY_PATTERN.test(match[1])) return undefined;
       const row = await repo.findActiveApiKey(hashApiKey(match[1]));
-      return row && { orgId: row.org_id, credential: { type: 'api_key', id: row.id } };
+      if (!row) return undefined;
+      touch(row.id);
+      return { orgId: row.org_id, credential: { type: 'api_key', id: row.id } };
     },
 
     /**
@@ -76,6 +110,20 @@ export function createAuthService({ repo, now = () => new Date() }: { repo: Auth
     },
 
     countOrganizations: () => repo.countOrganizations(),
+
+    listOrganizations: () => repo.listOrganizations(),
+
+    /** An org's API keys for the operator: ids, names, times; never a key or its hash. */
+    async listApiKeys(orgId: string): Promise<ApiKeyInfo[]> {
+      if (!(await repo.findOrganization(orgId))) throw new DomainError('organization_not_found', { orgId });
+      return (await repo.listApiKeys(orgId)).map(({ id, name, created_at, last_used_at, revoked_at }) => ({
+        id,
+        name,
+        created_at,
+        last_used_at,
+        revoked_at,
+      }));
+    },
   };
 }
 

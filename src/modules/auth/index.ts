@@ -7,10 +7,11 @@ import { createAuthRepo } from './auth.repo.js';
 import { createAuthService } from './auth.service.js';
 
 export type { GrantAuthenticator } from './auth.hook.js';
+export type { ApiKeyInfo } from './auth.service.js';
 export type { BoundBrowser, Caller, Credential, GrantScope } from './caller.js';
 
-export function createAuthModule({ db }: { db: Kysely<Tables> }) {
-  const service = createAuthService({ repo: createAuthRepo(db) });
+export function createAuthModule({ db, onTouchError }: { db: Kysely<Tables>; onTouchError?: (err: Error) => void }) {
+  const service = createAuthService({ repo: createAuthRepo(db), onTouchError });
   return {
     service,
     /** Authenticates the routes of `app`'s scope. */
