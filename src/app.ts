@@ -6,7 +6,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import type { Envelope } from './crypto/envelope.js';
 import type { TlsFiles } from './crypto/tls.js';
-import type { Database } from './db/database.js';
+import { type Database, DatabaseReadOnlyError } from './db/database.js';
 import { registerErrorHandling } from './http/errors.js';
 import { createLoggerOptions, errorForLog, registerRequestLogging } from './http/logging.js';
 import { swaggerOptions } from './http/openapi.js';
@@ -110,8 +110,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     try {
       await deps.database.ping();
       return { ok: true };
-    } catch {
-      return reply.code(503).header('retry-after', '5').send({ detail: 'The database is unreachable' });
+    } catch (err) {
+      // Ready means writable: a database that answers but refuses writes would fail every change.
+      const detail = err instanceof DatabaseReadOnlyError ? 'The database cannot be written' : 'The database is unreachable';
+      return reply.code(503).header('retry-after', '5').send({ detail });
     }
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,11 +1,12 @@
 // What every command needs from the configuration: the database, and (for serving) the keyring.
 import type { Config } from '../config.js';
 import { type Keyring, loadOrCreateKeyFile, parseMasterKeys } from '../crypto/keyring.js';
-import { type Database, migrate, openDatabase } from '../db/database.js';
+import { checkDatabase, type Database, migrate, openDatabase } from '../db/database.js';
 
 export async function withDatabase<T>(config: Config, action: (database: Database) => Promise<T>): Promise<T> {
   const database = openDatabase(config.database);
   try {
+    await checkDatabase(database, config.database);
     await migrate(database);
     return await action(database);
   } finally {

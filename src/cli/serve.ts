@@ -10,7 +10,7 @@ import { type Config, isLoopbackHost } from '../config.js';
 import { createEnvelope } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { loadTlsFiles } from '../crypto/tls.js';
-import { type Database, migrate, openDatabase } from '../db/database.js';
+import { checkDatabase, type Database, migrate, openDatabase } from '../db/database.js';
 import { errorForLog } from '../http/logging.js';
 import { createAuthModule } from '../modules/auth/index.js';
 import { createKeyMaintenance } from '../modules/vaults/index.js';
@@ -35,7 +35,6 @@ export interface ServeOptions {
 
 export async function startServer(config: Config, options: ServeOptions = {}): Promise<RunningServer> {
   const tls = config.tls && loadTlsFiles(config.tls.certFile, config.tls.keyFile);
-  const { keyring, createdFile } = loadKeyring(config);
   let app: FastifyInstance | undefined;
   const database = openDatabase(config.database, {
     poolSize: config.databasePoolSize,
@@ -43,7 +42,12 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   });
   let provider: SecretsProvider | undefined;
   const earlyWarnings: string[] = []; // the provider may warn before the app (and its logger) exists
+  let keyring: Keyring;
+  let createdFile: string | undefined;
   try {
+    // The database first, within its connect deadline: a wrong DATABASE_URL is named before anything else is done.
+    await checkDatabase(database, config.database);
+    ({ keyring, createdFile } = loadKeyring(config));
     await migrate(database);
     provider = createProvider({
       fixturePath: config.onePasswordFixture,

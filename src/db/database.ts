@@ -1,7 +1,7 @@
 // Opens the database named by DATABASE_URL: an embedded SQLite file (default) or PostgreSQL.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import {
@@ -30,9 +30,22 @@ export type InTransaction = (trx: Kysely<Tables>) => Promise<void>;
 export interface Database {
   dialect: Dialect;
   db: Kysely<Tables>;
-  /** Cheap round trip used by /readyz. */
+  /**
+   * Cheap check used by /readyz: the database answers and can be written. Throws DatabaseReadOnlyError
+   * when it answers but cannot be written (a read-only file or file system, a PostgreSQL standby).
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Start-up cannot use the database named by DATABASE_URL; the message names it and says why, in one line. */
+export class DatabaseStartError extends Error {
+  override readonly name = 'DatabaseStartError';
+}
+
+/** The database answers but cannot be written. */
+export class DatabaseReadOnlyError extends Error {
+  override readonly name = 'DatabaseReadOnlyError';
 }
 
 export interface OpenOptions {
@@ -44,7 +57,8 @@ export interface OpenOptions {
 
 /** Every database round trip has a deadline, so a stalled database yields 503s, never a hang. */
 const STATEMENT_TIMEOUT_MS = 10_000;
-const CONNECT_TIMEOUT_MS = 5_000;
+/** The documented connect deadline (docs/deployment.md): start-up gives up after it, once. */
+export const CONNECT_TIMEOUT_MS = 5_000;
 /** How long a SQLite write waits for another process's write lock before it answers 503. */
 const SQLITE_LOCK_WAIT_MS = 5_000;
 
@@ -52,15 +66,81 @@ export function openDatabase(config: DatabaseConfig, options: OpenOptions = {}):
   return config.dialect === 'sqlite' ? openSqlite(config.path) : openPostgres(config.url, options);
 }
 
+/** Where DATABASE_URL points, for messages: the SQLite file, or PostgreSQL's host, port and database (never a password). */
+export function describeDatabase(config: DatabaseConfig): string {
+  if (config.dialect === 'sqlite') return `the SQLite database ${config.path} (DATABASE_URL)`;
+  const { host, port, database } = postgresTarget(config.url);
+  return `PostgreSQL at ${host}:${port} (DATABASE_URL, database ${database})`;
+}
+
+function postgresTarget(url: string): { host: string; port: string; database: string } {
+  try {
+    const parsed = new URL(url);
+    const host = parsed.hostname || parsed.searchParams.get('host') || 'localhost';
+    return { host, port: parsed.port || '5432', database: decodeURIComponent(parsed.pathname.slice(1)) || '(default)' };
+  } catch {
+    return { host: '(unparsable URL)', port: '?', database: '?' };
+  }
+}
+
+/**
+ * Why a SQLite file cannot be written by this process, or undefined when it can: the file, its WAL and
+ * its directory. access(2) answers what the kernel would: a mode, a read-only mount (EROFS, also for
+ * root), an immutable file (EPERM). A few syscalls, so /readyz asks it every time.
+ */
+function sqliteWriteProblem(path: string): string | undefined {
+  const check = (target: string, what: string): string | undefined => {
+    try {
+      accessSync(target, constants.W_OK);
+      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EROFS') return `${what} is on a read-only file system`;
+      return `${what} is read-only for this process (${code ?? 'not writable'})`;
+    }
+  };
+  return (
+    check(path, 'the file') ??
+    check(`${path}-wal`, `its WAL file ${path}-wal`) ??
+    check(dirname(path), `its directory ${dirname(path)}, where SQLite keeps its -wal and -shm files,`)
+  );
+}
+
+/** An error of opening or first using a SQLite file, in a few words an operator can act on. */
+function sqliteProblem(err: unknown, path: string): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : 'unknown error';
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return `it is not a SQLite database or it is damaged (${message}); restore it from a backup`;
+  }
+  if (code.startsWith('SQLITE_READONLY')) return `it is read-only for this process (${message})`;
+  if (code === 'SQLITE_CANTOPEN') return `it cannot be opened (${message})`;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `its directory ${dirname(path)} cannot be created (${code})`;
+  return message;
+}
+
 function openSqlite(path: string): Database {
-  mkdirSync(dirname(path), { recursive: true });
-  // Opening (and switching to WAL) may wait for the lock synchronously: nothing is served yet.
-  const raw = new SqliteDatabase(path, { timeout: STATEMENT_TIMEOUT_MS });
-  raw.pragma('journal_mode = WAL');
-  raw.pragma('synchronous = NORMAL');
-  raw.pragma('foreign_keys = ON');
-  // From now on a busy lock fails at once and is waited for asynchronously (see sqlite-driver.ts).
-  raw.pragma('busy_timeout = 0');
+  const where = describeDatabase({ dialect: 'sqlite', path });
+  let raw: SqliteDatabase.Database;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    // Opening (and switching to WAL) may wait for the lock synchronously: nothing is served yet.
+    raw = new SqliteDatabase(path, { timeout: STATEMENT_TIMEOUT_MS });
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma('foreign_keys = ON');
+    // Reads the schema: a damaged file usually fails here rather than on the first request.
+    raw.prepare('SELECT count(*) FROM sqlite_master').get();
+    // From now on a busy lock fails at once and is waited for asynchronously (see sqlite-driver.ts).
+    raw.pragma('busy_timeout = 0');
+  } catch (err) {
+    // A read-only file or directory makes SQLite fail in several ways; access(2) names which one.
+    const readOnly = /^SQLITE_(READONLY|CANTOPEN)|^EACCES$|^EPERM$|^EROFS$/.test(String((err as { code?: unknown }).code));
+    const problem = (readOnly && sqliteWriteProblem(path)) || sqliteProblem(err, path);
+    throw new DatabaseStartError(`${where}: ${problem}`);
+  }
   const statements = withStatementCache(raw);
   const gate = new SqliteGate(raw, { deadlineMs: SQLITE_LOCK_WAIT_MS });
   const db = new Kysely<Tables>({ dialect: new NonBlockingSqliteDialect(gate, statements) });
@@ -71,6 +151,8 @@ function openSqlite(path: string): Database {
     db,
     ping: async () => {
       await gate.outside(() => raw.prepare('SELECT 1').get());
+      const problem = sqliteWriteProblem(path);
+      if (problem) throw new DatabaseReadOnlyError(`${where}: ${problem}`);
     },
     close: () => db.destroy(),
   };
@@ -120,10 +202,46 @@ function openPostgres(url: string, options: OpenOptions): Database {
     dialect: 'postgres',
     db,
     ping: async () => {
-      await sql`SELECT 1`.execute(db);
+      // A standby (or default_transaction_read_only) answers, but every write would fail.
+      const { rows } = await sql<{ read_only: string }>`SELECT current_setting('transaction_read_only') AS read_only`.execute(db);
+      if (rows[0]?.read_only !== 'off') {
+        throw new DatabaseReadOnlyError(`${describeDatabase({ dialect: 'postgres', url })}: it is read-only (a standby?)`);
+      }
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Before serving or migrating: the database answers within its connect deadline (once: no retry
+ * doubles it) and can be written. Throws DatabaseStartError naming DATABASE_URL's file, or host and port.
+ */
+export async function checkDatabase(database: Database, config: DatabaseConfig): Promise<void> {
+  const where = describeDatabase(config);
+  if (config.dialect === 'sqlite') {
+    const problem = sqliteWriteProblem(config.path);
+    if (problem) throw new DatabaseStartError(`${where}: ${problem}; Sesame must be able to write it`);
+    return;
+  }
+  try {
+    await database.ping();
+  } catch (err) {
+    if (err instanceof DatabaseReadOnlyError) throw new DatabaseStartError(err.message);
+    throw new DatabaseStartError(`cannot use ${where}: ${postgresProblem(err)}`);
+  }
+}
+
+/** A failure to connect to or use PostgreSQL, in a few words; server messages name no password. */
+function postgresProblem(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : 'unknown error';
+  if (code === 'ECONNREFUSED') return 'connection refused (is PostgreSQL running and listening there?)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return `unknown host (${code})`;
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT') return `host unreachable (${code})`;
+  if (/timeout|timed out/i.test(message)) return `no answer within the connect deadline of ${CONNECT_TIMEOUT_MS / 1000} s`;
+  if (/^[0-9A-Z]{5}$/.test(code)) return `${message} (${code})`; // PostgreSQL's own answer: a role, a password, a database name
+  return message;
 }
 
 type RunCompiled = (text: string, parameters: readonly unknown[]) => Promise<unknown[]>;
@@ -184,8 +302,12 @@ async function appliedMigrations(database: Database): Promise<string[]> {
   try {
     const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(database.db);
     return rows.map((row) => row.name);
-  } catch {
-    return []; // a new database: the table does not exist yet
+  } catch (err) {
+    // A new database: the table does not exist yet. Anything else (an unreachable server) is not
+    // swallowed, or the migrator would try to connect a second time and double the wait.
+    const code = (err as { code?: unknown }).code;
+    if (code === '42P01' || /no such table/i.test(String((err as Error).message))) return [];
+    throw err;
   }
 }
 

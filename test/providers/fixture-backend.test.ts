@@ -182,15 +182,30 @@ describe('fixture backend', () => {
     for (const w of warnings) expect(w.includes(TOKEN.slice(4, 20))).toBe(false);
   });
 
-  it('refuses to start on a missing or unusable file', () => {
-    expect(() => createFixtureProvider({ path: join(tmpdir(), 'no-such-sesame-fixture.json') })).toThrow(
-      /cannot use the 1Password fixture file/,
+  it('refuses to start on a missing or unusable file, naming the file and its first problem', () => {
+    const missing = join(tmpdir(), 'no-such-sesame-fixture.json');
+    expect(() => createFixtureProvider({ path: missing })).toThrow(
+      `cannot use the 1Password fixture file ${missing} (SESAME_ONEPASSWORD_FIXTURE): no such file`,
     );
-    const bad = tempFixture({ tokens: [] });
-    try {
-      expect(() => createFixtureProvider({ path: bad.path })).toThrow('cannot use the 1Password fixture file: tokens: expected an object');
-    } finally {
-      bad.remove();
+    for (const [content, problem] of [
+      [{ tokens: [] }, 'tokens: expected an object'],
+      [{ token: {} }, "the file: unexpected key 'token' (expected only tokens, vaults, faults)"],
+      [{ tokens: { [TOKEN]: { vault: [VAULT] } } }, "tokens (entry 1): unexpected key 'vault' (expected only state, vaults)"],
+      [{ faults: { latency: 100 } }, "faults: unexpected key 'latency' (expected only latency_ms, unavailable, rate_limit_after)"],
+      [
+        { vaults: { v: { items: [{ id: 'i', title: 't', fields: [{ id: 'p', type: 'secret', value: 'x' }] }] } } },
+        'vaults["v"].items[0].fields[0].type: expected one of text, concealed, totp',
+      ],
+      [{ faults: { [TOKEN]: 1 } }, 'faults: unexpected key (expected only latency_ms, unavailable, rate_limit_after)'],
+    ] as const) {
+      const bad = tempFixture(content);
+      try {
+        expect(() => createFixtureProvider({ path: bad.path })).toThrow(
+          `cannot use the 1Password fixture file ${bad.path} (SESAME_ONEPASSWORD_FIXTURE): ${problem}`,
+        );
+      } finally {
+        bad.remove();
+      }
     }
   });
 

@@ -28,6 +28,12 @@ export interface FixtureProviderOptions {
 }
 
 const DEFAULT_DEADLINE_MS = 10_000;
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+};
 const RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
 // The item categories that can hold a login, as the SDK backend lists them.
 const LOGIN_CATEGORIES = new Set(['Login', 'Password']);
@@ -82,7 +88,9 @@ export function createFixtureProvider(options: FixtureProviderOptions): SecretsP
       return loaded;
     } catch (err) {
       // fs and parseFixture messages name the path or the place in the file, never its contents.
-      throw new Error(`cannot use the 1Password fixture file: ${err instanceof Error ? err.message : 'unreadable'}`);
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      const reason = err instanceof FixtureFormatError ? err.message : (FILE_ERRORS[code] ?? (code || 'unreadable'));
+      throw new Error(`cannot use the 1Password fixture file ${path} (SESAME_ONEPASSWORD_FIXTURE): ${reason}`);
     }
   }
 

@@ -59,6 +59,18 @@ function object(value: unknown, path: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * A key the format does not know is a mistake (a misspelt `vault` would otherwise leave a token with
+ * no vaults, a misspelt `latency` no fault at all). A key is named only when it looks like a field
+ * name; anything else might be a value pasted in the wrong place.
+ */
+function onlyKeys(value: Record<string, unknown>, path: string, allowed: readonly string[]): void {
+  const unknown = Object.keys(value).find((key) => !allowed.includes(key));
+  if (unknown === undefined) return;
+  const named = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(unknown) ? `key '${unknown}'` : 'key';
+  throw new FixtureFormatError(`${path}: unexpected ${named} (expected only ${allowed.join(', ')})`);
+}
+
 function array(value: unknown, path: string): unknown[] {
   if (!Array.isArray(value)) fail(path, 'an array');
   return value;
@@ -76,6 +88,7 @@ function oneOf<T extends string>(value: unknown, options: readonly T[], path: st
 
 function readField(value: unknown, path: string): FixtureField {
   const f = object(value, path);
+  onlyKeys(f, path, ['id', 'type', 'label', 'value']);
   const id = string(f.id, `${path}.id`);
   return {
     id,
@@ -87,6 +100,7 @@ function readField(value: unknown, path: string): FixtureField {
 
 function readItem(value: unknown, path: string): FixtureItem {
   const item = object(value, path);
+  onlyKeys(item, path, ['id', 'title', 'category', 'updated_at', 'websites', 'fields']);
   const updated = item.updated_at === undefined ? '1970-01-01T00:00:00Z' : string(item.updated_at, `${path}.updated_at`);
   if (Number.isNaN(Date.parse(updated))) fail(`${path}.updated_at`, 'an ISO 8601 date');
   return {
@@ -96,6 +110,7 @@ function readItem(value: unknown, path: string): FixtureItem {
     updatedAt: new Date(updated).toISOString(),
     websites: array(item.websites ?? [], `${path}.websites`).map((w, i) => {
       const website = object(w, `${path}.websites[${i}]`);
+      onlyKeys(website, `${path}.websites[${i}]`, ['url', 'autofill']);
       return {
         url: string(website.url, `${path}.websites[${i}].url`),
         autofill:
@@ -108,6 +123,7 @@ function readItem(value: unknown, path: string): FixtureItem {
 
 function readFaults(value: unknown): FixtureFaults {
   const faults = object(value ?? {}, 'faults');
+  onlyKeys(faults, 'faults', ['latency_ms', 'unavailable', 'rate_limit_after']);
   const latencyMs = faults.latency_ms ?? 0;
   if (typeof latencyMs !== 'number' || !(latencyMs >= 0)) fail('faults.latency_ms', 'a number ≥ 0');
   const unavailable = faults.unavailable ?? false;
@@ -129,12 +145,14 @@ export function parseFixture(text: string): Fixture {
     throw new FixtureFormatError('the file is not valid JSON');
   }
   const root = object(json, 'the file');
+  onlyKeys(root, 'the file', ['tokens', 'vaults', 'faults']);
 
   const tokens = new Map<string, FixtureToken>();
   // Tokens are named by position, never by value.
   Object.entries(object(root.tokens ?? {}, 'tokens')).forEach(([token, value], i) => {
     const path = `tokens (entry ${i + 1})`;
     const entry = object(value, path);
+    onlyKeys(entry, path, ['state', 'vaults']);
     tokens.set(token, {
       state: entry.state === undefined ? 'active' : oneOf(entry.state, TOKEN_STATES, `${path}.state`),
       vaults: array(entry.vaults ?? [], `${path}.vaults`).map((v, j) => string(v, `${path}.vaults[${j}]`)),
@@ -145,6 +163,7 @@ export function parseFixture(text: string): Fixture {
   for (const [vaultId, value] of Object.entries(object(root.vaults ?? {}, 'vaults'))) {
     const path = `vaults[${JSON.stringify(vaultId)}]`;
     const vault = object(value, path);
+    onlyKeys(vault, path, ['title', 'items']);
     vaults.set(vaultId, {
       title: vault.title === undefined ? '' : string(vault.title, `${path}.title`),
       items: array(vault.items ?? [], `${path}.items`).map((item, i) => readItem(item, `${path}.items[${i}]`)),
