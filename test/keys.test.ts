@@ -268,6 +268,41 @@ describe.each(DIALECTS)('master key rotation (%s)', (dialect: Dialect) => {
     expect(await rewrapKeysCommand(keysConfig([k2, k1]))).toEqual({ current: 'k2', rewrapped: 0, skipped: 0, failed: [] });
   });
 
+  it('refuses to rewrap while a running server lacks the new key, and to retire a key a running server seals with', async () => {
+    const token = fixture.token();
+    const old = await serveWith([k1]);
+    const org = await old.newOrg();
+    const { vault } = await createVault(old, org.key, { token });
+    const said: string[] = [];
+    const tell = (line: string) => said.push(line);
+
+    // A server on [k1] could not open what a rewrap seals with k2.
+    await expect(rewrapKeysCommand(keysConfig([k2, k1]), {}, tell)).rejects.toThrow(
+      /^1 running server\(s\) do not have master key 'k2' and could not open what the rewrap seals with it: .+ pid \d+ \(started .+\)\. Restart them with the new key list first$/,
+    );
+    expect(await countByKey()).toEqual({ k1: 1 });
+
+    // The first step of a rolling deploy: k2 known everywhere, k1 still current on this server.
+    await stop(old);
+    const rolling = await serveWith([k1, k2]);
+    expect(await rewrapKeysCommand(keysConfig([k2, k1]), {}, tell)).toEqual({ current: 'k2', rewrapped: 1, skipped: 0, failed: [] });
+    expect(said.at(-1)).toMatch(/^note: 1 running server\(s\) still seal new tokens with an older key \(k1\)/);
+    await expect(retireKeyCommand(keysConfig([k2, k1]), 'k1', tell)).rejects.toThrow(
+      /^master key 'k1' is still the current key of 1 running server\(s\), which seal new tokens with it: .+\. Restart them with the new key list, run sesame keys rewrap, then retire 'k1'$/,
+    );
+    // The current key of the list itself is refused for that reason, before anything else.
+    await expect(retireKeyCommand(keysConfig([k2, k1]), 'k2', tell)).rejects.toThrow(
+      "master key 'k2' is the current key; rotate to a new key before retiring it",
+    );
+
+    // Second step: every server on [k2, k1]. Now k1 can go.
+    await stop(rolling);
+    const current = await serveWith([k2, k1]);
+    expect(await retireKeyCommand(keysConfig([k2, k1]), 'k1', tell)).toMatchObject({ current: 'k2', keys: ['k2'] });
+    expect(said.at(-1)).toBe("'k1' is removed: deploy the SESAME_MASTER_KEY printed on stdout to every instance.");
+    expect((await health(current, org.key, vault.id)).body).toEqual({ ok: true, error: null });
+  });
+
   it('reports rows it cannot unwrap, and verify names them without any secret', async () => {
     const k0 = generateMasterKey('k0');
     const tokens = [fixture.token(), fixture.token(), fixture.token()];
@@ -349,6 +384,10 @@ describe('sesame keys (the executable)', { timeout: 60_000 }, () => {
     const rotated = await sesame(['keys', 'rotate']);
     expect(rotated.json).toEqual({ current: 'k2', keys: ['k2', 'k1'], key_file: join(dir, 'master.key') });
     expect(rotated.stdout).not.toMatch(/[A-Za-z0-9+/]{43}=/); // ids only, never key material, in file mode
+    expect(rotated.stderr.trim()).toBe(
+      `k2 is now the current master key in ${join(dir, 'master.key')}. Running servers keep sealing with k1 and cannot open what k2 ` +
+        'seals until they restart: restart every running sesame serve, then run sesame keys rewrap.',
+    );
 
     await expect(retireKeyCommand(embedded, 'k1')).rejects.toThrow(
       "master key 'k1' still wraps 1 stored token(s): run sesame keys rewrap first",
@@ -370,7 +409,12 @@ describe('sesame keys (the executable)', { timeout: 60_000 }, () => {
     expect(deployed.ids).toEqual(['k2', 'k1']);
     expect(deployed.get('k1')?.key.equals(k1.key)).toBe(true);
     expect(deployed.current.key.equals(k1.key)).toBe(false);
-    expect(rotated.stderr).toBe('');
+    // What must happen before a rewrap, on stderr; never key material there.
+    expect(rotated.stderr).toMatch(
+      /^k2 is the new current master key\. Deploy the SESAME_MASTER_KEY printed on stdout to every instance and restart them/,
+    );
+    expect(rotated.stderr).toContain('then run sesame keys rewrap');
+    expect(rotated.stderr).not.toContain(rotated.json.SESAME_MASTER_KEY.split(':')[1].slice(0, 20));
 
     const server = await startTestServer({
       dialect: 'sqlite',
@@ -392,5 +436,50 @@ describe('sesame keys (the executable)', { timeout: 60_000 }, () => {
     const rewrap = await sesame(['keys', 'rewrap'], { SESAME_MASTER_KEY: formatMasterKeys([k2]) });
     expect(rewrap.code).toBe(1);
     expect(rewrap.json).toEqual({ current: 'k2', rewrapped: 0, skipped: 0, failed: [vaultId] });
+  });
+});
+
+// docs/security.md's runbook for SESAME_MASTER_KEY starts from one bare key, as docs/deployment.md
+// generates it: its id is `default`, so the ids the commands print are `k1` and `default`.
+describe('the runbook with a single SESAME_MASTER_KEY (id default)', () => {
+  it('rotates to k1 and retires default, with the ids the runbook shows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-keys-default-'));
+    const bare = generateMasterKey('default').key.toString('base64');
+    const config = (value: string) => loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'sesame.db')}`, SESAME_MASTER_KEY: value });
+    const said: string[] = [];
+    const fixture = new TestFixture();
+    const token = fixture.token([OP_VAULT]);
+    const serve = (value: string) =>
+      startTestServer({
+        dialect: 'sqlite',
+        database: join(dir, 'sesame.db'),
+        fixture: new TestFixture(structuredClone(fixture.data)),
+        env: { SESAME_MASTER_KEY: value },
+      });
+    try {
+      const server = await serve(bare);
+      const { key } = await server.newOrg();
+      const { vault } = await createVault(server, key, { token });
+      await server.close();
+
+      const rotated = rotateKeysCommand(config(bare), undefined, (line) => said.push(line));
+      expect(rotated).toMatchObject({ current: 'k1', keys: ['k1', 'default'] });
+      const list = rotated.SESAME_MASTER_KEY as string;
+      expect(list).toMatch(/^k1:[A-Za-z0-9+/]{43}=,default:/);
+      expect(said[0]).toMatch(/^k1 is the new current master key\./);
+      expect(await rewrapKeysCommand(config(list), {}, () => {})).toEqual({ current: 'k1', rewrapped: 1, skipped: 0, failed: [] });
+      expect(await verifyKeysCommand(config(list))).toEqual({ current: 'k1', checked: 1, by_key: { k1: 1 }, failed: [] });
+      const retired = await retireKeyCommand(config(list), 'default', () => {});
+      expect(retired).toMatchObject({ current: 'k1', keys: ['k1'] });
+      const after = await serve(retired.SESAME_MASTER_KEY as string);
+      try {
+        expect((await health(after, key, vault.id)).body).toEqual({ ok: true, error: null });
+      } finally {
+        await after.close();
+      }
+    } finally {
+      fixture.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,7 +14,14 @@ import {
   withoutKey,
 } from '../crypto/keyring.js';
 import type { Database } from '../db/database.js';
-import { createKeyMaintenance, type RewrapOptions, type RewrapProgress, type VerifyReport } from '../modules/vaults/index.js';
+import {
+  createKeyMaintenance,
+  describeServer,
+  type RewrapOptions,
+  type RewrapProgress,
+  runningServers,
+  type VerifyReport,
+} from '../modules/vaults/index.js';
 import { say, withDatabase } from './runtime.js';
 
 export interface KeyListResult {
@@ -53,9 +60,21 @@ function keyMaintenance(keyring: Keyring, database: Database) {
   return createKeyMaintenance({ db: database.db, envelope: createEnvelope(keyring) });
 }
 
-/** Adds a freshly generated current key (id `kN`, or `id`); older keys stay so existing records still open. */
-export function rotateKeysCommand(config: Config, id?: string): KeyListResult {
-  return changeKeys(config, (keyring) => withNewCurrentKey(keyring, id));
+/**
+ * Adds a freshly generated current key (id `kN`, or `id`); older keys stay so existing records still
+ * open. Says on stderr what must happen before a rewrap: servers read their keys only at start.
+ */
+export function rotateKeysCommand(config: Config, id?: string, tell: (line: string) => void = say): KeyListResult {
+  const result = changeKeys(config, (keyring) => withNewCurrentKey(keyring, id));
+  const [current, previous] = result.keys;
+  tell(
+    result.key_file
+      ? `${current} is now the current master key in ${result.key_file}. Running servers keep sealing with ${previous} and cannot open ` +
+          `what ${current} seals until they restart: restart every running sesame serve, then run sesame keys rewrap.`
+      : `${current} is the new current master key. Deploy the SESAME_MASTER_KEY printed on stdout to every instance and restart them ` +
+          `(several instances: first with ${current} last, then first; see docs/security.md), then run sesame keys rewrap with it.`,
+  );
+  return result;
 }
 
 const PROGRESS_INTERVAL_MS = 2_000;
@@ -67,10 +86,33 @@ export function parseBatchSize(text: string): number {
   return value;
 }
 
-/** Rewraps every data key under the current master key, in batches; safe to stop and run again. */
-export async function rewrapKeysCommand(config: Config, options: RewrapOptions = {}): Promise<RewrapProgress & { current: string }> {
+/**
+ * Rewraps every data key under the current master key, in batches; safe to stop and run again.
+ * Refused while a running server lacks the current key: it could not open what the rewrap seals.
+ */
+export async function rewrapKeysCommand(
+  config: Config,
+  options: RewrapOptions = {},
+  tell: (line: string) => void = say,
+): Promise<RewrapProgress & { current: string }> {
   const keyring = configuredKeyring(config);
   return withDatabase(config, async (database) => {
+    const current = keyring.current.id;
+    const servers = await runningServers(database.db);
+    const lacking = servers.filter((s) => !s.key_ids.includes(current));
+    if (lacking.length > 0) {
+      throw new Error(
+        `${lacking.length} running server(s) do not have master key '${current}' and could not open what the rewrap seals with it: ` +
+          `${lacking.map(describeServer).join(', ')}. Restart them with the new key list first`,
+      );
+    }
+    const older = servers.filter((s) => s.current_key_id !== current);
+    if (older.length > 0) {
+      tell(
+        `note: ${older.length} running server(s) still seal new tokens with an older key (${[...new Set(older.map((s) => s.current_key_id))].join(', ')}); ` +
+          `tokens they rotate stay under it until they restart with '${current}' first and you run rewrap again`,
+      );
+    }
     let lastReport = Date.now();
     const progress = await keyMaintenance(keyring, database).rewrap({
       ...options,
@@ -92,11 +134,29 @@ export async function verifyKeysCommand(config: Config): Promise<VerifyReport & 
   return withDatabase(config, async (database) => ({ current: keyring.current.id, ...(await keyMaintenance(keyring, database).verify()) }));
 }
 
-/** Removes a non-current key, refusing while any record is still wrapped by it. */
-export function retireKeyCommand(config: Config, id: string): Promise<KeyListResult> {
+/**
+ * Removes a non-current key. Refused, with the reason, when it is the current key of the configured
+ * list, while a running server still seals with it, or while any record is still wrapped by it.
+ */
+export async function retireKeyCommand(config: Config, id: string, tell: (line: string) => void = say): Promise<KeyListResult> {
+  const keyring = configuredKeyring(config);
+  withoutKey(keyring, id); // the current key, or one not configured: refused before anything else
   return withDatabase(config, async (database) => {
-    const inUse = (await keyMaintenance(configuredKeyring(config), database).usage())[id] ?? 0;
+    const sealing = (await runningServers(database.db)).filter((s) => s.current_key_id === id);
+    if (sealing.length > 0) {
+      throw new Error(
+        `master key '${id}' is still the current key of ${sealing.length} running server(s), which seal new tokens with it: ` +
+          `${sealing.map(describeServer).join(', ')}. Restart them with the new key list, run sesame keys rewrap, then retire '${id}'`,
+      );
+    }
+    const inUse = (await keyMaintenance(keyring, database).usage())[id] ?? 0;
     if (inUse > 0) throw new Error(`master key '${id}' still wraps ${inUse} stored token(s): run sesame keys rewrap first`);
-    return changeKeys(config, (keyring) => withoutKey(keyring, id));
+    const result = changeKeys(config, (keys) => withoutKey(keys, id));
+    tell(
+      result.key_file
+        ? `'${id}' is removed from ${result.key_file}; back up the new key file. Running servers drop it at their next restart.`
+        : `'${id}' is removed: deploy the SESAME_MASTER_KEY printed on stdout to every instance.`,
+    );
+    return result;
   });
 }

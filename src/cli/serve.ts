@@ -13,7 +13,7 @@ import { loadTlsFiles } from '../crypto/tls.js';
 import { checkDatabase, type Database, migrate, openDatabase } from '../db/database.js';
 import { errorForLog } from '../http/logging.js';
 import { createAuthModule } from '../modules/auth/index.js';
-import { createKeyMaintenance } from '../modules/vaults/index.js';
+import { announceServer, createKeyMaintenance, type Presence } from '../modules/vaults/index.js';
 import { createProvider } from '../providers/index.js';
 import type { SecretsProvider } from '../providers/provider.js';
 import { loadKeyring, say } from './runtime.js';
@@ -44,6 +44,7 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
   const earlyWarnings: string[] = []; // the provider may warn before the app (and its logger) exists
   let keyring: Keyring;
   let createdFile: string | undefined;
+  let presence: Presence | undefined;
   try {
     // The database first, within its connect deadline: a wrong DATABASE_URL is named before anything else is done.
     await checkDatabase(database, config.database);
@@ -90,8 +91,17 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
     );
     await reportKeyUsage(app, database, keyring);
     await app.listen({ host: config.host, port: config.port });
+    // From now on this server seals with its current key: keys rewrap and retire take it into account.
+    const log = app.log;
+    presence = await announceServer({
+      db: database.db,
+      version: config.version,
+      keyIds: keyring.ids,
+      onError: (err) => log.warn({ err: errorForLog(err) }, 'server heartbeat not written; retrying'),
+    });
     if (options.bootstrap !== false) await bootstrapFirstKey(config, database, app);
   } catch (err) {
+    await presence?.stop();
     await app?.close();
     await provider?.close();
     await database.close();
@@ -115,6 +125,7 @@ export async function startServer(config: Config, options: ServeOptions = {}): P
     url: `${protocol}://${host}:${port}`,
     async close() {
       await running.close(); // stops accepting, waits for in-flight requests
+      await presence?.stop();
       await provider?.close();
       await database.close();
     },

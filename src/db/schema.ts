@@ -33,6 +33,19 @@ export interface VaultsTable {
   updated_at: string;
 }
 
+/** A running `sesame serve` and its master key ids (never a key), refreshed by a heartbeat. */
+export interface ServerInstancesTable {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  current_key_id: string;
+  /** Comma-separated, current first. */
+  key_ids: string;
+  started_at: string;
+  seen_at: string;
+}
+
 export interface IdempotencyKeysTable {
   org_id: string;
   key: string;
@@ -96,4 +109,5 @@ export interface Tables {
   grants: GrantsTable;
   rate_limit_counters: RateLimitCountersTable;
   vault_counts: VaultCountsTable;
+  server_instances: ServerInstancesTable;
 }

@@ -6,6 +6,7 @@ import * as rateLimits from './0003-rate-limits.js';
 import * as vaultCounts from './0004-vault-counts.js';
 import * as grantBrowser from './0005-grant-browser.js';
 import * as apiKeyLastUsed from './0006-api-key-last-used.js';
+import * as serverInstances from './0007-server-instances.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-vault-counts': vaultCounts,
   '0005-grant-browser': grantBrowser,
   '0006-api-key-last-used': apiKeyLastUsed,
+  '0007-server-instances': serverInstances,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,14 @@ import { createVaultRepo } from './vaults.repo.js';
 import { vaultRoutes } from './vaults.routes.js';
 import { createVaultService } from './vaults.service.js';
 
+export {
+  announceServer,
+  describeServer,
+  LIVE_MS,
+  type Presence,
+  type RunningServer,
+  runningServers,
+} from './vaults.instances.js';
 export { createKeyMaintenance, type KeyMaintenance, type RewrapOptions, type RewrapProgress, type VerifyReport } from './vaults.rewrap.js';
 export type { OpenedVault, VaultService } from './vaults.service.js';
 
