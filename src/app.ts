@@ -9,6 +9,7 @@ import type { TlsFiles } from './crypto/tls.js';
 import { type Database, DatabaseReadOnlyError } from './db/database.js';
 import { registerErrorHandling } from './http/errors.js';
 import { createLoggerOptions, errorForLog, registerRequestLogging } from './http/logging.js';
+import { registerRequestMetrics } from './http/metrics.js';
 import { swaggerOptions } from './http/openapi.js';
 import { SHARED_SCHEMAS } from './http/schemas.js';
 import { registerValidation, schemaController } from './http/validation.js';
@@ -64,6 +65,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerErrorHandling(app);
   registerValidation(app);
   registerRequestLogging(app, (request) => ({ org_id: request.caller?.orgId }));
+  const metrics = deps.metrics ?? defaultMetrics;
+  registerRequestMetrics(app, metrics);
 
   await app.register(
     swagger,
@@ -97,11 +100,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     provider: deps.provider,
     cdpAllow: config.cdpAllow,
     cdpTimeoutMs: config.cdpTimeoutMs,
+    metrics,
   });
   const rateLimit = createRateLimitModule({
     db,
     settings: config.rateLimit,
     onSyncError: warn('rate-limit counters not synced; counting locally until the database answers'),
+    metrics,
   });
   for (const module of [fill, rateLimit, idempotency]) app.addHook('onClose', () => module.close());
 
@@ -118,8 +123,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // Unauthenticated, like /healthz: labels come from closed sets, so it carries no token or org data.
-  const metrics = deps.metrics ?? defaultMetrics;
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(metrics.render()));
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(PROMETHEUS_CONTENT_TYPE).send(await metrics.render()),
+  );
 
   await app.register(
     async (api) => {

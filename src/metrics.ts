@@ -1,9 +1,9 @@
-// A tiny in-process metrics registry, rendered in the Prometheus text format (version 0.0.4).
-// Every label is declared with its closed set of values when the metric is created, so a label can
-// never carry request data (a token, a vault name) and the number of series stays bounded.
-
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// Metrics, served at GET /metrics in the Prometheus text format by prom-client. Every label is
+// declared with its closed set of values when the metric is created, and a value outside it is
+// refused, so a label can never carry request data (a token, a vault name, a raw URL) and the number
+// of series stays bounded. A set may grow while the app is built (the route patterns), never from a
+// request.
+import { collectDefaultMetrics, Counter as PromCounter, Histogram as PromHistogram, Registry } from 'prom-client';
 
 /** Label name → the only values it may take. */
 export type LabelValues = Readonly<Record<string, readonly string[]>>;
@@ -17,74 +17,104 @@ export interface Counter<L extends LabelValues> {
   value(labels: LabelsOf<L>): number;
 }
 
+export interface Histogram<L extends LabelValues> {
+  observe(labels: LabelsOf<L>, value: number): void;
+}
+
 export interface MetricsRegistry {
   /** Creates a counter, or returns the one already registered under `name` with the same labels. */
   counter<const L extends LabelValues>(name: string, help: string, labels: L): Counter<L>;
+  /** Creates a histogram, or returns the one already registered under `name` with the same labels. */
+  histogram<const L extends LabelValues>(name: string, help: string, labels: L, buckets: readonly number[]): Histogram<L>;
   /** The text exposition of every metric, for GET /metrics. */
-  render(): string;
+  render(): Promise<string>;
 }
 
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
-interface CounterState {
-  help: string;
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+interface Registered {
+  kind: 'counter' | 'histogram';
   labels: LabelValues;
-  /** Rendered label set (`{a="x",b="y"}`) → value. */
-  series: Map<string, number>;
-  handle: Counter<LabelValues>;
+  handle: unknown;
 }
 
-const escapeHelp = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-const escapeValue = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+export interface RegistryOptions {
+  /** Also serve prom-client's process metrics (CPU, memory, event loop lag, GC, handles). */
+  processMetrics?: boolean;
+}
 
-export function createMetricsRegistry(): MetricsRegistry {
-  const counters = new Map<string, CounterState>();
+export function createMetricsRegistry(options: RegistryOptions = {}): MetricsRegistry {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const metrics = new Map<string, Registered>();
 
-  function seriesKey(name: string, declared: LabelValues, labels: Readonly<Record<string, string>>): string {
-    const parts = Object.keys(declared).map((label) => {
-      const value = labels[label];
+  /** The label object in declared order, every value checked against its declared set. */
+  function checked(name: string, declared: LabelValues, values: Readonly<Record<string, string>>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const label of Object.keys(declared)) {
+      const value = values[label];
       // A value outside the declared set is a programming error; refusing it keeps labels closed.
       if (value === undefined || !declared[label]?.includes(value)) throw new TypeError(`metric ${name}: undeclared value for ${label}`);
-      return `${label}="${escapeValue(value)}"`;
-    });
-    return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+      out[label] = value;
+    }
+    return out;
+  }
+
+  function existing(name: string, kind: Registered['kind'], labels: LabelValues): unknown {
+    const found = metrics.get(name);
+    if (!found) {
+      if (!NAME.test(name)) throw new TypeError(`invalid metric name ${name}`);
+      for (const label of Object.keys(labels)) if (!LABEL_NAME.test(label)) throw new TypeError(`invalid label name ${label}`);
+      return undefined;
+    }
+    if (found.kind !== kind || JSON.stringify(Object.keys(found.labels)) !== JSON.stringify(Object.keys(labels))) {
+      throw new TypeError(`metric ${name} is registered with other labels`);
+    }
+    return found.handle;
   }
 
   return {
     counter<const L extends LabelValues>(name: string, help: string, labels: L): Counter<L> {
-      const existing = counters.get(name);
-      if (existing) {
-        if (JSON.stringify(existing.labels) !== JSON.stringify(labels))
-          throw new TypeError(`metric ${name} is registered with other labels`);
-        return existing.handle as unknown as Counter<L>;
-      }
-      if (!NAME.test(name)) throw new TypeError(`invalid metric name ${name}`);
-      for (const label of Object.keys(labels)) if (!LABEL_NAME.test(label)) throw new TypeError(`invalid label name ${label}`);
-      const series = new Map<string, number>();
+      const found = existing(name, 'counter', labels);
+      if (found) return found as Counter<L>;
+      const counter = new PromCounter({ name, help, labelNames: Object.keys(labels), registers: [registry] });
+      // prom-client reads values asynchronously; tests and the budget read one series at once.
+      const values = new Map<string, number>();
       const handle: Counter<LabelValues> = {
-        inc(values, by = 1) {
+        inc(given, by = 1) {
           if (!(by >= 0)) throw new RangeError('a counter only goes up');
-          const key = seriesKey(name, labels, values);
-          series.set(key, (series.get(key) ?? 0) + by);
+          const series = checked(name, labels, given);
+          counter.inc(series, by);
+          const key = JSON.stringify(series);
+          values.set(key, (values.get(key) ?? 0) + by);
         },
-        value(values) {
-          return series.get(seriesKey(name, labels, values)) ?? 0;
+        value(given) {
+          return values.get(JSON.stringify(checked(name, labels, given))) ?? 0;
         },
       };
-      counters.set(name, { help, labels, series, handle });
+      metrics.set(name, { kind: 'counter', labels, handle });
       return handle as unknown as Counter<L>;
     },
 
-    render() {
-      const lines: string[] = [];
-      for (const [name, counter] of [...counters].sort(([a], [b]) => a.localeCompare(b))) {
-        lines.push(`# HELP ${name} ${escapeHelp(counter.help)}`, `# TYPE ${name} counter`);
-        for (const [key, value] of [...counter.series].sort(([a], [b]) => a.localeCompare(b))) lines.push(`${name}${key} ${value}`);
-      }
-      return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+    histogram<const L extends LabelValues>(name: string, help: string, labels: L, buckets: readonly number[]): Histogram<L> {
+      const found = existing(name, 'histogram', labels);
+      if (found) return found as Histogram<L>;
+      const histogram = new PromHistogram({ name, help, labelNames: Object.keys(labels), buckets: [...buckets], registers: [registry] });
+      const handle: Histogram<LabelValues> = {
+        observe(given, value) {
+          histogram.observe(checked(name, labels, given), value);
+        },
+      };
+      metrics.set(name, { kind: 'histogram', labels, handle });
+      return handle as unknown as Histogram<L>;
     },
+
+    render: () => registry.metrics(),
   };
 }
 
-/** The process's registry, served at GET /metrics. Tests that count pass their own. */
-export const defaultMetrics: MetricsRegistry = createMetricsRegistry();
+/** The process's registry, served at GET /metrics, with the process metrics. Tests that count pass their own. */
+export const defaultMetrics: MetricsRegistry = createMetricsRegistry({ processMetrics: true });

@@ -37,7 +37,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   db: ['config'],
   matching: ['providers'], // types only: the item shapes
   providers: ['metrics'],
-  http: ['errors', 'db'], // Fastify plumbing: never a module
+  http: ['errors', 'db', 'metrics'], // Fastify plumbing: never a module
   modules: ['errors', 'config', 'http', 'providers', 'crypto', 'db', 'matching', 'metrics'],
   demo: ['modules'], // the demo site computes TOTP codes
   app: ['config', 'crypto', 'db', 'http', 'metrics', 'modules', 'providers'],

@@ -121,7 +121,7 @@ describe('budget: caches', () => {
     await provider.checkVaultAccess(token, OP_VAULT);
     await provider.checkVaultAccess(token, OP_VAULT);
     expect(reads('check_vault_access')).toBe(1);
-    expect(metrics.render()).toContain('sesame_provider_cache_total{cache="vault_access",result="hit"} 1');
+    expect(await metrics.render()).toContain('sesame_provider_cache_total{cache="vault_access",result="hit"} 1');
     await provider.checkVaultAccess(token, OP_VAULT, { fresh: true });
     expect(reads('check_vault_access')).toBe(2);
     advance(CACHE_TTL_MS + 1);
@@ -209,7 +209,7 @@ describe('budget: coalescing', () => {
     ]);
     expect(reads('get_item')).toBe(2);
     expect(reads('get_item', 'item_not_found')).toBe(1);
-    expect(metrics.render()).toContain('sesame_provider_coalesced_total{operation="get_item"} 4');
+    expect(await metrics.render()).toContain('sesame_provider_coalesced_total{operation="get_item"} 4');
   });
 
   it('bounds each caller by its own deadline, not by the call it joined', async () => {
@@ -242,7 +242,7 @@ describe('budget: back-off after a rate limit', () => {
     await provider.checkVaultAccess(token, OP_VAULT);
     expect(reads('list_items', 'rate_limited')).toBe(1);
     expect(reads('get_item', 'rate_limited')).toBe(0);
-    expect(metrics.render()).toContain('sesame_provider_backoff_refusals_total 2');
+    expect(await metrics.render()).toContain('sesame_provider_backoff_refusals_total 2');
 
     // Another token is not held back, and this one stays back even though the provider would answer.
     fixture.setFaults({});

@@ -305,7 +305,7 @@ describe('SDK backend: metrics', () => {
     await expectKind(counted.checkVaultAccess(token, OTHER_VAULT), 'vault_inaccessible');
     await expectKind(counted.getItem('ops_nope', VAULT, ITEM), 'token_malformed');
 
-    const text = metrics.render();
+    const text = await metrics.render();
     expect(text).toContain('sesame_provider_calls_total{backend="onepassword",operation="check_vault_access",outcome="ok"} 2');
     expect(text).toContain(
       'sesame_provider_calls_total{backend="onepassword",operation="check_vault_access",outcome="vault_inaccessible"} 1',

@@ -191,8 +191,8 @@ describe('the server keeps serving when the SDK crashes', () => {
       expect(down.status).toBe(503);
       expect(exits).toEqual(['crashed']);
       expect(warnings).toEqual(['1Password SDK worker stopped (crashed); its calls in flight failed, the next call starts a new worker']);
-      expect(metrics.render()).toContain('sesame_onepassword_worker_exits_total{reason="crashed"} 1');
-      expect(metrics.render()).toContain('sesame_onepassword_requests_total{operation="login",outcome="token_rejected"} 2');
+      expect(await metrics.render()).toContain('sesame_onepassword_worker_exits_total{reason="crashed"} 1');
+      expect(await metrics.render()).toContain('sesame_onepassword_requests_total{operation="login",outcome="token_rejected"} 2');
     } finally {
       await server.close();
       pool = undefined; // closed with the server

@@ -1,4 +1,5 @@
 // The module: list-secrets and fill over HTTP, on browsers reached over CDP.
+import type { MetricsRegistry } from '../../metrics.js';
 import type { SecretsProvider } from '../../providers/provider.js';
 import type { AuditRecorder } from '../audit/audit.service.js';
 import type { GrantService } from '../grants/grants.service.js';
@@ -17,9 +18,11 @@ export interface FillModuleDeps {
   cdpAllow: readonly string[];
   /** SESAME_CDP_TIMEOUT_MS: deadline of one call in the browser, connecting included. */
   cdpTimeoutMs: number;
+  /** Where answers are counted by action, outcome and reason. */
+  metrics?: MetricsRegistry;
 }
 
-export function createFillModule({ vaults, grants, audit, provider, cdpAllow, cdpTimeoutMs }: FillModuleDeps) {
+export function createFillModule({ vaults, grants, audit, provider, cdpAllow, cdpTimeoutMs, metrics }: FillModuleDeps) {
   const browsers = createCdpPool({ timeoutMs: cdpTimeoutMs });
   const service = createFillService({
     vaults,
@@ -30,6 +33,7 @@ export function createFillModule({ vaults, grants, audit, provider, cdpAllow, cd
     allowList: createCdpAllowList(cdpAllow),
     fieldCache: createFieldCache(),
     timeoutMs: cdpTimeoutMs,
+    metrics,
   });
   return { service, routes: fillRoutes(service), close: () => browsers.close() };
 }

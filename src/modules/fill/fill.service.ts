@@ -3,6 +3,7 @@
 // and writes one audit event per call. The vault's token is opened for this call only.
 import type { Page } from 'playwright-core';
 import { DomainError } from '../../errors.js';
+import type { MetricsRegistry } from '../../metrics.js';
 import type { SecretsProvider, ServiceToken } from '../../providers/provider.js';
 import type { AuditEntry, AuditRecorder } from '../audit/audit.service.js';
 import type { BoundBrowser, Caller } from '../auth/caller.js';
@@ -12,7 +13,7 @@ import { type CdpAllowList, CdpError, type CdpPool, parseCdpEndpoint } from './c
 import type { FillBody, ListSecretsBody } from './fill.schemas.js';
 import { BrowserError, type FillAnswer, type FillGuard, type FillReport, type ListSecretsAnswer, type SecretSource } from './fill.types.js';
 import { fillSecretAt, listSecrets } from './page-fill.js';
-import type { Refusal } from './refusals.js';
+import { REFUSAL_REASONS, type Refusal } from './refusals.js';
 import { MIN_REMAINING_MS } from './totp.js';
 import { type FieldCache, vaultSecretSource } from './vault-source.js';
 
@@ -26,6 +27,8 @@ export interface FillServiceDeps {
   fieldCache: FieldCache;
   /** Deadline of one call in the browser (the TOTP wait comes on top). */
   timeoutMs: number;
+  /** Where answers are counted by action, outcome and reason. */
+  metrics?: MetricsRegistry;
 }
 
 /** Which browser (and page) a call names. Optional: a grant bound to a browser brings its own. */
@@ -43,6 +46,20 @@ export interface CallOptions {
   /** The caller went away: stop, and type nothing more (aborts like the deadline does). */
   signal?: AbortSignal;
 }
+
+/** Why an action failed (not refused): the audit reasons of perform() below. */
+const FAILURE_REASONS = [
+  'cdp_endpoint_not_allowed',
+  'cdp_endpoint_mismatch',
+  'target_id_mismatch',
+  'internal_error',
+  'browser_timeout',
+  'browser_unreachable',
+  'no_such_page',
+  'browser_gone',
+  'client_closed',
+];
+const OUTCOME_REASONS = ['none', ...REFUSAL_REASONS, ...FAILURE_REASONS, 'other'];
 
 /** One call of either action, as the shared steps below see it. */
 interface Call<A> {
@@ -72,6 +89,19 @@ const UNDECRYPTABLE: Refusal = {
 
 export function createFillService(deps: FillServiceDeps) {
   const { vaults, provider, grants, audit, browsers, allowList, fieldCache, timeoutMs } = deps;
+  const outcomes = deps.metrics?.counter('sesame_fill_outcomes_total', 'list-secrets and fill answers, by action, outcome and reason', {
+    action: ['list_secrets', 'fill'],
+    outcome: ['ok', 'refused', 'failed'],
+    reason: OUTCOME_REASONS,
+  });
+
+  /** Every answer is audited, and counted (the same outcome and reason). */
+  function record(entry: AuditEntry): Promise<void> {
+    const reason = entry.reason ?? 'none';
+    const action = entry.action === 'fill' ? 'fill' : 'list_secrets';
+    outcomes?.inc({ action, outcome: entry.outcome, reason: OUTCOME_REASONS.includes(reason) ? reason : 'other' });
+    return audit.record(entry);
+  }
 
   function grantGuard({ orgId, grant }: Caller): FillGuard | undefined {
     if (!grant) return undefined;
@@ -102,16 +132,16 @@ export function createFillService(deps: FillServiceDeps) {
     const base: Omit<AuditEntry, 'outcome'> = { caller, vaultId, action: call.action, field: call.field };
     const chosen = chooseBrowser(caller.grant?.browser ?? null, call.body);
     if ('mismatch' in chosen) {
-      await audit.record({ ...base, outcome: 'failed', reason: chosen.mismatch.code });
+      await record({ ...base, outcome: 'failed', reason: chosen.mismatch.code });
       throw chosen.mismatch;
     }
     const endpoint = parseCdpEndpoint(chosen.cdpEndpoint);
     if (!endpoint || !allowList.allows(endpoint)) {
-      await audit.record({ ...base, outcome: 'failed', reason: 'cdp_endpoint_not_allowed' });
+      await record({ ...base, outcome: 'failed', reason: 'cdp_endpoint_not_allowed' });
       throw new DomainError('cdp_not_allowed', { endpoint: chosen.cdpEndpoint });
     }
     const refuse = async (refusal: Refusal) => {
-      await audit.record({ ...base, outcome: 'refused', reason: refusal.reason });
+      await record({ ...base, outcome: 'refused', reason: refusal.reason });
       return call.refused(refusal);
     };
     if (caller.grant && grants.isExpired(caller.grant)) return refuse(GRANT_EXPIRED);
@@ -152,7 +182,7 @@ export function createFillService(deps: FillServiceDeps) {
         deadline,
       ]);
       const refused = 'reason' in answer && answer.reason !== undefined;
-      await audit.record({
+      await record({
         ...base,
         origin: report.origin,
         itemId: report.itemId,
@@ -165,10 +195,10 @@ export function createFillService(deps: FillServiceDeps) {
       const failed = { ...base, origin: report.origin, itemId: report.itemId, outcome: 'failed' as const };
       if (!failure) {
         // An unexpected error (the database, a bug) is still an attempt on record, if the record can be written.
-        await audit.record({ ...failed, reason: 'internal_error' }).catch(() => undefined);
+        await record({ ...failed, reason: 'internal_error' }).catch(() => undefined);
         throw err;
       }
-      await audit.record({ ...failed, reason: callerSignal?.aborted ? 'client_closed' : failure.reason });
+      await record({ ...failed, reason: callerSignal?.aborted ? 'client_closed' : failure.reason });
       throw failure.error;
     } finally {
       clearTimeout(timer);

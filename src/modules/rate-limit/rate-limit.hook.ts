@@ -1,6 +1,7 @@
 // Where the limit meets requests: one onRequest hook on the authenticated routes, after the auth hook.
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../errors.js';
+import type { MetricsRegistry } from '../../metrics.js';
 import type { Caller } from '../auth/caller.js';
 import type { RateLimiter, RateLimitSettings } from './rate-limit.service.js';
 
@@ -21,16 +22,34 @@ export function refusalFor(settings: RateLimitSettings, wait: number | undefined
   });
 }
 
+/** Counts each refusal by the kind of credential it refuses, and passes it (or no refusal) on. */
+export function countRefusals(metrics?: MetricsRegistry) {
+  const refusals = metrics?.counter('sesame_rate_limit_rejections_total', 'Requests refused with 429, by the kind of credential', {
+    credential: ['api_key', 'grant', 'gateway'],
+  });
+  return <R>(caller: Caller, refusal: R | undefined): R | undefined => {
+    if (refusal) refusals?.inc({ credential: caller.credential.type });
+    return refusal;
+  };
+}
+
 /**
  * Adds the limit to the authenticated routes of `app`'s scope; register after the auth hook. A
  * refused request is not counted, so a client that waits for Retry-After gets through.
  */
-export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, settings: RateLimitSettings): void {
+export function registerRateLimit(
+  app: FastifyInstance,
+  limiter: RateLimiter,
+  settings: RateLimitSettings,
+  metrics?: MetricsRegistry,
+): void {
   if (settings.limit === 0) return;
+  const counted = countRefusals(metrics);
   // A callback hook: no promise on the hot path, where the verdict is synchronous.
   app.addHook('onRequest', (request, _reply, done) => {
     const verdict = limiter.take(bucketOf(request.caller));
-    if (verdict instanceof Promise) verdict.then((wait) => done(refusalFor(settings, wait)), done);
-    else done(refusalFor(settings, verdict));
+    const answer = (wait: number | undefined) => counted(request.caller, refusalFor(settings, wait));
+    if (verdict instanceof Promise) verdict.then((wait) => done(answer(wait)), done);
+    else done(answer(verdict));
   });
 }
