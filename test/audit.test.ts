@@ -1,14 +1,14 @@
 // Audit events for vault config changes, health checks and grants (spec/secret-matching-and-fill.md
 // section 6), read per vault newest first, on both databases. Fill and list_secrets events are
 // asserted by the fill suites.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OP_VAULT, OTHER_OP_VAULT } from './helpers/fixture.js';
-import { DIALECTS, startTestServer, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestServer } from './helpers/server.js';
 import { createVault, ISO_UTC, MISSING_ID, UUID_LOWER, VAULTS } from './helpers/vaults.js';
 
 const EVENT_KEYS = ['action', 'actor', 'field', 'id', 'item_id', 'org_id', 'origin', 'outcome', 'reason', 'time', 'vault_id'];
 
-describe.each(DIALECTS)('audit events (%s)', (dialect) => {
+describeDialects('audit events (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect });

@@ -1,12 +1,12 @@
 // A stored token is bound to its row (AAD = org + vault) and authenticated (AES-GCM): copied into
 // another vault's or another org's row, or changed by one byte, it no longer decrypts. Through the
 // real server: health reports it (200, never a 5xx), `keys verify` names the row, and nothing leaks.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyKeysCommand } from '../src/cli/keys.js';
 import { loadConfig } from '../src/config.js';
 import { formatMasterKeys, generateMasterKey } from '../src/crypto/keyring.js';
 import { OTHER_OP_VAULT } from './helpers/fixture.js';
-import { DIALECTS, startTestServer, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestServer } from './helpers/server.js';
 import { createVault, health, VAULTS } from './helpers/vaults.js';
 
 const UNDECRYPTABLE = {
@@ -20,7 +20,7 @@ function flipByte(base64: string, index: number): string {
   return bytes.toString('base64');
 }
 
-describe.each(DIALECTS)('ciphertext binding (%s)', (dialect) => {
+describeDialects('ciphertext binding (%s)', (dialect) => {
   const k1 = generateMasterKey('k1');
   const k2 = generateMasterKey('k2');
   let t: TestServer;

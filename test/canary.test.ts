@@ -27,7 +27,7 @@ import { BIN, serve as spawnServe } from './helpers/cluster.js';
 import { OP_VAULT, OTHER_OP_VAULT, TestFixture } from './helpers/fixture.js';
 import { createTestPostgres } from './helpers/postgres.js';
 import { sendRaw } from './helpers/raw-http.js';
-import { DIALECTS, httpRequest, type TestResponse } from './helpers/server.js';
+import { describeDialects, httpRequest, type TestResponse } from './helpers/server.js';
 import { createBody, MISSING_ID, sleep, VAULTS } from './helpers/vaults.js';
 
 const run = promisify(execFile);
@@ -58,7 +58,7 @@ describe('the canary search', () => {
   });
 });
 
-describe.each(DIALECTS)('canary leak suite (%s)', (dialect) => {
+describeDialects('canary leak suite (%s)', (dialect) => {
   const cleanups: (() => unknown)[] = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();

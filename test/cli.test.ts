@@ -13,7 +13,7 @@ import { migrationProvider } from '../src/db/migrations/index.js';
 import { buildProgram } from '../src/main.js';
 import { BIN, serve as startServe } from './helpers/cluster.js';
 import { OP_VAULT, TestFixture } from './helpers/fixture.js';
-import { createTestPostgres } from './helpers/postgres.js';
+import { createTestPostgres, POSTGRES_AVAILABLE } from './helpers/postgres.js';
 
 const run = promisify(execFile);
 
@@ -260,7 +260,7 @@ describe('sesame serve', () => {
     }
   });
 
-  it('drains an in-flight request on SIGTERM and exits 0 (PostgreSQL)', async () => {
+  it.skipIf(!POSTGRES_AVAILABLE)('drains an in-flight request on SIGTERM and exits 0 (PostgreSQL)', async () => {
     const postgres = await createTestPostgres();
     const fixture = new TestFixture();
     try {

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POSTGRES_AVAILABLE } from './helpers/postgres.js';
 import { type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.js';
-import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, createVault, health, MISSING_ID, sleep, uniqueName, VAULTS, type VaultObject } from './helpers/vaults.js';
 
 const run = promisify(execFile);
@@ -29,7 +30,7 @@ async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   return { value, ms: Date.now() - started };
 }
 
-describe('PostgreSQL failing under a running server', () => {
+describe.skipIf(!POSTGRES_AVAILABLE)('PostgreSQL failing under a running server', () => {
   let privatePg: PrivatePostgres;
   let t: TestServer;
   let key: string;
@@ -212,7 +213,7 @@ async function postgresProcesses(server: PrivatePostgres): Promise<number[]> {
   return [postmaster, ...pairs.filter(([, ppid]) => ppid === postmaster).map(([pid]) => pid)];
 }
 
-describe.each(DIALECTS)('1Password failing under a running server (%s)', (dialect) => {
+describeDialects('1Password failing under a running server (%s)', (dialect) => {
   const DEADLINE_MS = 300;
   let t: TestServer;
   let key: string;

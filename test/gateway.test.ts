@@ -2,7 +2,7 @@
 // of an API key. Off by default, unreachable when off, and impossible to switch on by one variable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, TRUSTED_GATEWAY_ACK } from '../src/config.js';
-import { DIALECTS, startTestServer, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestServer } from './helpers/server.js';
 import { createBody, createVault, uniqueName, VAULTS } from './helpers/vaults.js';
 
 const GATEWAY_ENV = { SESAME_AUTH_MODE: 'trusted-gateway', SESAME_TRUSTED_GATEWAY_ACK: TRUSTED_GATEWAY_ACK };
@@ -32,7 +32,7 @@ describe('trusted-gateway configuration', () => {
   });
 });
 
-describe.each(DIALECTS)('X-User-Org when the mode is off (%s)', (dialect) => {
+describeDialects('X-User-Org when the mode is off (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect });
@@ -63,7 +63,7 @@ describe.each(DIALECTS)('X-User-Org when the mode is off (%s)', (dialect) => {
   });
 });
 
-describe.each(DIALECTS)('trusted-gateway mode (%s)', (dialect) => {
+describeDialects('trusted-gateway mode (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect, env: GATEWAY_ENV });

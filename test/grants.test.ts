@@ -2,9 +2,9 @@
 // do, through the real server on both databases. What a grant can do (the fill routes) and its
 // limits at fill time are in test/fill-grants.test.ts.
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createGrantRepo } from '../src/modules/grants/grants.repo.js';
-import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createVault, ISO_UTC, type Issue, MISSING_ID, UUID_LOWER, VAULTS } from './helpers/vaults.js';
 
 const GRANT_PATTERN = /^sesame_gr_[A-Za-z0-9_-]{43}$/;
@@ -16,7 +16,7 @@ function issuesByLoc(response: TestResponse): Record<string, Issue> {
   return out;
 }
 
-describe.each(DIALECTS)('grants (%s)', (dialect) => {
+describeDialects('grants (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect });

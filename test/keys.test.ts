@@ -15,7 +15,7 @@ import { createVaultRepo, sealedOf } from '../src/modules/vaults/vaults.repo.js'
 import { tokenContext } from '../src/modules/vaults/vaults.service.js';
 import { OP_VAULT, TestFixture } from './helpers/fixture.js';
 import { createTestPostgres } from './helpers/postgres.js';
-import { DIALECTS, type Dialect, startTestServer, type TestServer } from './helpers/server.js';
+import { type Dialect, describeDialects, startTestServer, type TestServer } from './helpers/server.js';
 import { createVault, health, sleep, VAULTS } from './helpers/vaults.js';
 
 const run = promisify(execFile);
@@ -34,7 +34,7 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
   );
 }
 
-describe.each(DIALECTS)('master key rotation (%s)', (dialect: Dialect) => {
+describeDialects('master key rotation (%s)', (dialect: Dialect) => {
   let dir: string;
   let database: string;
   let dropDatabase: () => Promise<void>;

@@ -3,12 +3,12 @@
 // budget: test/scale-out.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectTooManyRequests } from './helpers/rate-limit.js';
-import { DIALECTS, startTestServer, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestServer } from './helpers/server.js';
 import { createVault, sleep, VAULTS } from './helpers/vaults.js';
 
 const LIMIT = 8;
 
-describe.each(DIALECTS)('rate limit (%s)', (dialect) => {
+describeDialects('rate limit (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     // An hour-long window: a test's few requests never straddle two windows in practice.

@@ -10,6 +10,7 @@ import { type LaunchedChromium, launchChromium } from '../src/demo/chromium.js';
 import { HOSTS, startSite, type TestSite } from '../src/demo/site.js';
 import { type Cluster, type Instance, startCluster } from './helpers/cluster.js';
 import { OP_VAULT } from './helpers/fixture.js';
+import { POSTGRES_AVAILABLE } from './helpers/postgres.js';
 import { expectTooManyRequests } from './helpers/rate-limit.js';
 import type { TestResponse } from './helpers/server.js';
 import { createBody, sleep, uniqueName, VAULTS, type VaultObject } from './helpers/vaults.js';
@@ -18,7 +19,7 @@ function summary(responses: TestResponse[]): string {
   return responses.map((r) => `${r.status} ${r.text}`).join('\n');
 }
 
-describe('three instances on one PostgreSQL database', () => {
+describe.skipIf(!POSTGRES_AVAILABLE)('three instances on one PostgreSQL database', () => {
   let cluster: Cluster;
   let A: Instance;
   let B: Instance;
@@ -312,7 +313,7 @@ describe('three instances on one PostgreSQL database', () => {
   });
 });
 
-describe('a rate limit shared by three instances', () => {
+describe.skipIf(!POSTGRES_AVAILABLE)('a rate limit shared by three instances', () => {
   const LIMIT = 60;
   const SYNC_MS = 100;
   let cluster: Cluster;

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OP_VAULT } from './helpers/fixture.js';
-import { DIALECTS, startTestServer, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestServer } from './helpers/server.js';
 
-describe.each(DIALECTS)('smoke (%s)', (dialect) => {
+describeDialects('smoke (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect });

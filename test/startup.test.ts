@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECT_TIMEOUT_MS } from '../src/db/database.js';
 import { BIN, serve } from './helpers/cluster.js';
-import { createTestPostgres } from './helpers/postgres.js';
+import { createTestPostgres, POSTGRES_AVAILABLE } from './helpers/postgres.js';
 import { makeReadOnly } from './helpers/read-only.js';
 
 let dir: string;
@@ -156,7 +156,7 @@ describe('start-up on a PostgreSQL server it cannot use', () => {
     expect(result.ms).toBeLessThan(CONNECT_TIMEOUT_MS + 3_000);
   });
 
-  it('refuses a database that does not exist, and one that is read-only', async () => {
+  it.skipIf(!POSTGRES_AVAILABLE)('refuses a database that does not exist, and one that is read-only', async () => {
     const db = await createTestPostgres();
     try {
       const missing = new URL(db.url);

@@ -7,15 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kysely, Migrator } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { type Database, migrate, openDatabase } from '../src/db/database.js';
 import { migrationProvider } from '../src/db/migrations/index.js';
 import type { Tables } from '../src/db/schema.js';
 import { createVaultRepo, DEEP_PAGE_OFFSET } from '../src/modules/vaults/vaults.repo.js';
 import { createTestPostgres, type TestPostgres } from './helpers/postgres.js';
-import { DIALECTS } from './helpers/server.js';
+import { describeDialects } from './helpers/server.js';
 
-describe.each(DIALECTS)('vault counts (%s)', (dialect) => {
+describeDialects('vault counts (%s)', (dialect) => {
   let database: Database;
   let cleanup: () => Promise<void>;
 

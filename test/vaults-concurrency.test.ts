@@ -1,7 +1,7 @@
 // Races on the unique (org, name): exactly one winner, the others 409, never a 5xx
 // (spec/vaults-api.md, create: "also when two creates with the same name race").
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, createVault, listTotal, VAULTS } from './helpers/vaults.js';
 
 const N = 20;
@@ -10,7 +10,7 @@ function summary(responses: TestResponse[]): string {
   return responses.map((r) => `${r.status} ${r.text}`).join('\n');
 }
 
-describe.each(DIALECTS)('vaults concurrency (%s)', (dialect) => {
+describeDialects('vaults concurrency (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect });

@@ -2,7 +2,7 @@
 // on both databases. "No second provider call" is proven by making a second call fail: a replay that
 // reached the fixture would get a 422 (revoked token) or a 503 (rate limit) instead of the first answer.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, createVault, health, listTotal, MISSING_ID, sleep, VAULTS } from './helpers/vaults.js';
 
 // A 422 in the list shape, like every 422 (the SDKs parse it as HTTPValidationError).
@@ -36,7 +36,7 @@ function expectInFlight(res: TestResponse): void {
   expect(typeof res.body.detail).toBe('string');
 }
 
-describe.each(DIALECTS)('vaults idempotency (%s)', (dialect) => {
+describeDialects('vaults idempotency (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect, env: { SESAME_PROVIDER_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS) } });

@@ -3,11 +3,11 @@
 // every response body and header, every captured log line (debug level) and the database itself.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { encodeToken, fakeTokenPayload } from '../src/providers/onepassword/fake-token.js';
 import { findCanaries, responseText, sqliteFilesText, tokenForms } from './helpers/canary.js';
 import { OP_VAULT, OTHER_OP_VAULT } from './helpers/fixture.js';
-import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, MISSING_ID, VAULTS } from './helpers/vaults.js';
 
 /** Every table of the PostgreSQL database, as text. */
@@ -39,7 +39,7 @@ async function vaultsTablePostgres(url: string): Promise<string> {
   }
 }
 
-describe.each(DIALECTS)('token leaks (%s)', (dialect) => {
+describeDialects('token leaks (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect, env: { SESAME_PROVIDER_CALL_TIMEOUT_MS: '300' } });

@@ -1,8 +1,8 @@
 // Tenancy: another org's vault is indistinguishable from a vault that does not exist, on every route,
 // and acting on it changes nothing (spec/vaults-api.md, "Common rules").
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OP_VAULT, OTHER_OP_VAULT } from './helpers/fixture.js';
-import { DIALECTS, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, createVault, health, MISSING_ID, VAULTS } from './helpers/vaults.js';
 
 interface Route {
@@ -39,7 +39,7 @@ function observable(res: TestResponse) {
   return { status: res.status, text: res.text, headers };
 }
 
-describe.each(DIALECTS)('vaults tenancy (%s)', (dialect) => {
+describeDialects('vaults tenancy (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ dialect });

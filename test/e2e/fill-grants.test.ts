@@ -2,9 +2,9 @@
 // only, only on its allowed domains, only as many times as minted for, only until it expires or is
 // revoked — each enforced in a real browser, on both databases (the fill count is one conditional
 // UPDATE, so it holds under concurrency on either).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { scriptedAgent } from '../../src/demo/agent.js';
-import { DIALECTS } from '../helpers/server.js';
+import { describeDialects } from '../helpers/server.js';
 import { createVault } from '../helpers/vaults.js';
 import { type FillEnvironment, HOSTS, startFillEnvironment } from './harness.js';
 
@@ -21,7 +21,7 @@ afterAll(async () => {
   await shared?.close();
 });
 
-describe.each(DIALECTS)('grants at fill time (%s)', (dialect) => {
+describeDialects('grants at fill time (%s)', (dialect) => {
   const env = () => environments[dialect] as FillEnvironment;
 
   async function mint(body: Record<string, unknown> = {}, vaultId = env().vaultId): Promise<{ id: string; grant: string }> {

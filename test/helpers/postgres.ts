@@ -1,8 +1,16 @@
 // Each test file that needs PostgreSQL gets its own database on the machine's server, dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
+import { POSTGRES_ADMIN_URL } from './postgres-url.js';
 
-export const POSTGRES_ADMIN_URL = process.env.SESAME_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export { POSTGRES_ADMIN_URL };
+
+/**
+ * Whether a PostgreSQL server answers (test/global-setup.ts, which printed a line if not). Suites
+ * that need one skip themselves without it: `describe.skipIf(!POSTGRES_AVAILABLE)`.
+ */
+export const POSTGRES_AVAILABLE: boolean = inject('postgres');
 
 export interface TestPostgres {
   url: string;

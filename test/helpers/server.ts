@@ -5,15 +5,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { describe } from 'vitest';
 import { type RunningServer, startServer } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config.js';
 import { createAuthModule } from '../../src/modules/auth/index.js';
 import type { SecretsProvider } from '../../src/providers/provider.js';
 import { TestFixture } from './fixture.js';
-import { createTestPostgres, type TestPostgres } from './postgres.js';
+import { createTestPostgres, POSTGRES_AVAILABLE, type TestPostgres } from './postgres.js';
 
 export type Dialect = 'sqlite' | 'postgres';
-export const DIALECTS: Dialect[] = ['sqlite', 'postgres'];
+/** The databases this machine can test on: PostgreSQL only where a server answers. */
+export const DIALECTS: Dialect[] = POSTGRES_AVAILABLE ? ['sqlite', 'postgres'] : ['sqlite'];
+
+/**
+ * `describe.each` over both databases (`%s` in the title is the dialect). Where no PostgreSQL server
+ * answers, its suite is reported as skipped, not left out: the count of what did not run stays visible.
+ */
+export function describeDialects(title: string, body: (dialect: Dialect) => void): void {
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    describe.skipIf(dialect === 'postgres' && !POSTGRES_AVAILABLE)(title.replace('%s', dialect), () => body(dialect));
+  }
+}
 
 export interface TestResponse {
   status: number;

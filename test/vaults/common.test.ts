@@ -3,11 +3,11 @@
 // JSON error bodies, and the service endpoints (/healthz, /readyz, /openapi.json).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OP_VAULT } from '../helpers/fixture.js';
-import { DIALECTS, type TestServer } from '../helpers/server.js';
+import { describeDialects, type TestServer } from '../helpers/server.js';
 import { createBody, createVault, listTotal, MISSING_ID, VAULTS } from '../helpers/vaults.js';
 import { startContractServer } from './contract.js';
 
-describe.each(DIALECTS)('vaults contract (%s)', (dialect) => {
+describeDialects('vaults contract (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startContractServer(dialect);

@@ -1,10 +1,10 @@
 // The /api/v2/vaults contract, DELETE /api/v2/vaults/{vault_id}.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, type TestServer } from '../helpers/server.js';
+import { describeDialects, type TestServer } from '../helpers/server.js';
 import { createBody, createVault, health, listTotal, MISSING_ID, VAULTS } from '../helpers/vaults.js';
 import { startContractServer } from './contract.js';
 
-describe.each(DIALECTS)('vaults contract (%s)', (dialect) => {
+describeDialects('vaults contract (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startContractServer(dialect);

@@ -1,11 +1,11 @@
 // The /api/v2/vaults contract, GET /api/v2/vaults/{vault_id}/health: provider trouble reported with 200.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OP_VAULT, OTHER_OP_VAULT } from '../helpers/fixture.js';
-import { DIALECTS, type TestServer } from '../helpers/server.js';
+import { describeDialects, type TestServer } from '../helpers/server.js';
 import { createVault, health, MISSING_ID } from '../helpers/vaults.js';
 import { DEADLINE_MS, SLACK_MS, startContractServer } from './contract.js';
 
-describe.each(DIALECTS)('vaults contract (%s)', (dialect) => {
+describeDialects('vaults contract (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startContractServer(dialect);

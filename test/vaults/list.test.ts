@@ -1,10 +1,10 @@
 // The /api/v2/vaults contract, GET /api/v2/vaults (list): order, paging and query validation.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, type TestServer } from '../helpers/server.js';
+import { describeDialects, type TestServer } from '../helpers/server.js';
 import { createBody, createVault, VAULTS, type VaultObject } from '../helpers/vaults.js';
 import { expectVaultShape, issuesByLoc, startContractServer } from './contract.js';
 
-describe.each(DIALECTS)('vaults contract (%s)', (dialect) => {
+describeDialects('vaults contract (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startContractServer(dialect);

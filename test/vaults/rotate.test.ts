@@ -2,11 +2,11 @@
 // accepts the new one.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OP_VAULT, OTHER_OP_VAULT } from '../helpers/fixture.js';
-import { DIALECTS, type TestServer } from '../helpers/server.js';
+import { describeDialects, type TestServer } from '../helpers/server.js';
 import { createVault, health, MISSING_ID, TOKEN_MASK, VAULTS } from '../helpers/vaults.js';
 import { expect503, expectVaultShape, startContractServer } from './contract.js';
 
-describe.each(DIALECTS)('vaults contract (%s)', (dialect) => {
+describeDialects('vaults contract (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startContractServer(dialect);

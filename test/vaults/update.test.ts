@@ -2,11 +2,11 @@
 // token when op_vault_id changes.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OP_VAULT, OTHER_OP_VAULT } from '../helpers/fixture.js';
-import { DIALECTS, type TestServer } from '../helpers/server.js';
+import { describeDialects, type TestServer } from '../helpers/server.js';
 import { createBody, createVault, health, MISSING_ID, sleep, TOKEN_MASK, VAULTS } from '../helpers/vaults.js';
 import { expect503, expectVaultShape, issuesByLoc, startContractServer } from './contract.js';
 
-describe.each(DIALECTS)('vaults contract (%s)', (dialect) => {
+describeDialects('vaults contract (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startContractServer(dialect);
