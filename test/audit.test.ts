@@ -1,5 +1,5 @@
-// Audit events for vault config changes, health checks and grants (spec/secret-matching-and-fill.md
-// section 6), read per vault newest first, on both databases. Fill and list_secrets events are
+// Audit events for vault config changes, health checks and grants (docs/fill.md,
+// "Audit events"), read per vault newest first, on both databases. Fill and list_secrets events are
 // asserted by the fill suites.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OP_VAULT, OTHER_OP_VAULT } from './helpers/fixture.js';

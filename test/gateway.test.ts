@@ -1,4 +1,4 @@
-// Trusted-gateway mode (spec/vaults-api.md, "Authentication"): the org comes from X-User-Org instead
+// Trusted-gateway mode (docs/api.md, "Authentication"): the org comes from X-User-Org instead
 // of an API key. Off by default, unreachable when off, and impossible to switch on by one variable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, TRUSTED_GATEWAY_ACK } from '../src/config.js';

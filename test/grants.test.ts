@@ -1,4 +1,4 @@
-// Grants (spec/secret-matching-and-fill.md section 7): mint, list, revoke, and what a grant cannot
+// Grants (docs/fill.md, "Grants"): mint, list, revoke, and what a grant cannot
 // do, through the real server on both databases. What a grant can do (the fill routes) and its
 // limits at fill time are in test/fill-grants.test.ts.
 import { createHash } from 'node:crypto';

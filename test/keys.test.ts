@@ -1,4 +1,4 @@
-// Master key rotation (spec: issue "secrets at rest"): rotate, rewrap online and resumably, verify,
+// Master key rotation (docs/security.md, "Rotation runbook"): rotate, rewrap online and resumably, verify,
 // retire the old key, on both databases, through the real server and the real CLI actions.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Races on the unique (org, name): exactly one winner, the others 409, never a 5xx
-// (spec/vaults-api.md, create: "also when two creates with the same name race").
+// (docs/api.md, create: "also when two creates with the same name race").
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';
 import { createBody, createVault, listTotal, VAULTS } from './helpers/vaults.js';

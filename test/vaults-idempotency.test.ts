@@ -1,4 +1,4 @@
-// Idempotency-Key on create and rotate (spec/vaults-api.md, "Idempotency (ours)"), through the real server
+// Idempotency-Key on create and rotate (docs/api.md, "Idempotency (ours)"), through the real server
 // on both databases. "No second provider call" is proven by making a second call fail: a replay that
 // reached the fixture would get a 422 (revoked token) or a 503 (rate limit) instead of the first answer.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

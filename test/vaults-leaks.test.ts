@@ -1,4 +1,4 @@
-// Canary test for the write-only token (spec/vaults-api.md, "Concepts" and "What is stored"): unique
+// Canary test for the write-only token (docs/api.md, "Concepts" and "What is stored"): unique
 // tokens are sent through every path that handles one, successful or not, and then searched for in
 // every response body and header, every captured log line (debug level) and the database itself.
 import { readFileSync } from 'node:fs';

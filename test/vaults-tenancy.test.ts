@@ -1,5 +1,5 @@
 // Tenancy: another org's vault is indistinguishable from a vault that does not exist, on every route,
-// and acting on it changes nothing (spec/vaults-api.md, "Common rules").
+// and acting on it changes nothing (docs/api.md, "Common rules").
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OP_VAULT, OTHER_OP_VAULT } from './helpers/fixture.js';
 import { describeDialects, startTestServer, type TestResponse, type TestServer } from './helpers/server.js';

@@ -1,4 +1,4 @@
-// A grant at work (spec/secret-matching-and-fill.md section 7): it can list and fill on its own vault
+// A grant at work (docs/fill.md, "Grants"): it can list and fill on its own vault
 // only, only on its allowed domains, only as many times as minted for, only until it expires or is
 // revoked — each enforced in a real browser, on both databases (the fill count is one conditional
 // UPDATE, so it holds under concurrency on either).

@@ -1,4 +1,4 @@
-// fill_secret_at against hostile pages (spec section 5): real Chromium, the real server over CDP,
+// fill_secret_at against hostile pages (docs/fill.md, "How a fill is decided"): real Chromium, the real server over CDP,
 // and pages of our own design served on several sites at once (hostile-pages.ts). The attacker
 // controls an ad frame, injects markup without script, or posts user content on the site; each
 // rule of the contract has at least one test here, and the last test checks that no secret

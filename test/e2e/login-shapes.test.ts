@@ -1,4 +1,4 @@
-// Real-world login shapes keep working (spec section 5): a plain form, controlled inputs of the
+// Real-world login shapes keep working (docs/fill.md, "How a fill is decided"): a plain form, controlled inputs of the
 // real React 18, Vue 3 and Angular (served from node_modules), a two-step page, a modal <dialog>,
 // same-site iframes, masked inputs, single and split one-time-code fields, and a TOTP code asked
 // for at the very end of its window. Each test asserts what the site accepted (its sign-in

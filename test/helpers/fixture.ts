@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintFakeToken } from '../../src/providers/onepassword/fake-token.js';
 
-/** The fixture file as written on disk (spec/operations.md). */
+/** The fixture file as written on disk (docs/onepassword.md, "The fixture file"). */
 export interface FixtureFile {
   tokens: Record<string, { vaults: string[]; state: 'active' | 'revoked' | 'expired' }>;
   vaults: Record<string, { title: string; items: unknown[] }>;

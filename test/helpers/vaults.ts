@@ -12,7 +12,7 @@ export const TOKEN_MASK = '**********';
 export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 export const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The vault object of the API (spec/vaults-api.md, "The vault object"). */
+/** The vault object of the API (docs/api.md, "The vault object"). */
 export interface VaultObject {
   id: string;
   org_id: string;

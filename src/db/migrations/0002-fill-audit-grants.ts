@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 
-// Audit events and grants (spec/secret-matching-and-fill.md sections 6 and 7). Portable DDL only.
+// Audit events and grants (docs/fill.md, "Audit events" and "Grants"). Portable DDL only.
 export async function up(db: Kysely<unknown>): Promise<void> {
   // No foreign key to vaults: a vault's trail outlives the vault (its deletion is the last event).
   await db.schema

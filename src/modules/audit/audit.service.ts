@@ -1,4 +1,4 @@
-// Audit trail (spec/secret-matching-and-fill.md section 6): who did what to which vault, on which
+// Audit trail (docs/fill.md, "Audit events"): who did what to which vault, on which
 // page origin. Events never hold a value, a token or a full URL: `origin` is cut down to
 // scheme://host[:port] here, whatever the caller passes.
 import { randomBytes } from 'node:crypto';

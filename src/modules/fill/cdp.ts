@@ -1,4 +1,4 @@
-// Reaching the agent's browser (spec/secret-matching-and-fill.md section 8). The service connects
+// Reaching the agent's browser (docs/fill.md, "Reaching the browser"). The service connects
 // to an address a caller gave it, so the address is checked against the configured allow-list
 // before any packet is sent, and every later hop (the WebSocket URL a DevTools server answers with)
 // is pinned to that same checked host and port. Connections are reused per endpoint and dropped

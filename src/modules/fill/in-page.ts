@@ -1,4 +1,4 @@
-// The part of a fill that runs inside the agent's browser (spec section 5, rules 2 and 4–11).
+// The part of a fill that runs inside the agent's browser (docs/fill.md, "How a fill is decided").
 // `inPageLibrary` is sent as source text and run once per document in an isolated world of the
 // frame (page-driver.ts): the page's own scripts share the DOM with it but none of its JavaScript,
 // so they cannot replace what it calls or reads (`window.origin` is replaceable in the page's own

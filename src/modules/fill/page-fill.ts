@@ -1,4 +1,4 @@
-// list_secrets and fill_secret_at on a Playwright Page (spec/secret-matching-and-fill sections 1–5):
+// list_secrets and fill_secret_at on a Playwright Page (docs/fill.md, "How a fill is decided"):
 // the decisions. The library half: a runner that already holds a Page calls these directly; the HTTP
 // routes connect over CDP and call the same functions. Everything a decision uses is read from the
 // browser at request time (page-driver.ts); the value lives only in local variables of one fill and

@@ -1,4 +1,4 @@
-// The closed set of reasons a list-secrets or fill answer can carry (spec section 5), in one place:
+// The closed set of reasons a list-secrets or fill answer can carry (docs/fill.md, "How a fill is decided"), in one place:
 // the TypeBox schemas, the docs' table and the code all read this list.
 
 export const REFUSAL_REASONS = [

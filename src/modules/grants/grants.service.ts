@@ -1,4 +1,4 @@
-// Grants (spec/secret-matching-and-fill.md section 7): a short-lived bearer credential for one
+// Grants (docs/fill.md, "Grants"): a short-lived bearer credential for one
 // vault that can only list and fill secrets, optionally only on some domains and a number of
 // times. Shown once; only its SHA-256 is stored, as for API keys.
 import { randomBytes, randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Vault configs: the rules of spec/vaults-api.md, independent of HTTP. A plaintext token lives only
+// Vault configs: the rules of docs/api.md, independent of HTTP. A plaintext token lives only
 // in local variables for the duration of one provider call.
 import { randomUUID } from 'node:crypto';
 import { DecryptError, type Envelope } from '../../crypto/envelope.js';

@@ -1,4 +1,4 @@
-// The fixture file format (docs: spec/operations.md, "The 1Password fixture backend"), read into Maps.
+// The fixture file format (docs/onepassword.md, "The fixture file"), read into Maps.
 // Error messages name where the file is wrong but never quote it: the file holds tokens and secret values.
 
 import { type AutofillBehavior, FIELD_KINDS, type FieldKind } from '../provider.js';
