@@ -12,6 +12,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Is there a PostgreSQL server? Without one its suites are skipped, after one line that says so.
     globalSetup: ['./test/global-setup.ts'],
+    // Each test file gets a TMPDIR of its own, removed when it ends: no temporary directory outlives the run.
+    setupFiles: ['./test/setup-tmpdir.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**'] } },

@@ -1,9 +1,9 @@
 // Debian's Chromium, headless, exposing CDP on a free port: the "agent's browser" of `sesame demo`
 // and of the end-to-end suites. One per test file; its whole process group is killed on close.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -80,9 +80,24 @@ export async function launchChromium({ args = [], timeoutMs = 20_000 }: LaunchOp
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
       clearTimeout(timer);
+      removeSingletonDir(userDataDir);
       rmSync(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Chromium keeps its single-instance socket in a directory of its own in the temporary directory
+ * (org.chromium.Chromium.*), linked from the profile as SingletonSocket, and removes it only on a
+ * clean exit, which a killed process group never has: remove it with the profile.
+ */
+function removeSingletonDir(userDataDir: string): void {
+  try {
+    const socketDir = dirname(readlinkSync(join(userDataDir, 'SingletonSocket')));
+    if (basename(socketDir).startsWith('org.chromium.Chromium.')) rmSync(socketDir, { recursive: true, force: true });
+  } catch {
+    // no socket link: nothing to remove
+  }
 }
 
 function killGroup(child: ChildProcess): void {
