@@ -5,10 +5,10 @@
 // the canary checks: test/e2e/mcp.test.ts.
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, LATEST_PROTOCOL_VERSION, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REFUSAL_REASONS } from '../src/modules/fill/refusals.js';
 import { callTool, httpClient, newRecord, textOf } from './helpers/mcp.js';
-import { DIALECTS, startTestServer, type TestServer } from './helpers/server.js';
+import { describeDialects, startTestServer, type TestServer } from './helpers/server.js';
 import { createVault, VAULTS } from './helpers/vaults.js';
 
 // Allowed (loopback) but nothing listens there: a browser that does not answer.
@@ -22,7 +22,7 @@ const mcpHeaders = (grant: string) => ({
 });
 const toolsList = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
-describe.each(DIALECTS)('MCP endpoint (%s)', (dialect) => {
+describeDialects('MCP endpoint (%s)', (dialect) => {
   let t: TestServer;
   let key: string;
   let vaultId: string;

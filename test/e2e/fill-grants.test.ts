@@ -4,6 +4,7 @@
 // UPDATE, so it holds under concurrency on either).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { scriptedAgent } from '../../src/demo/agent.js';
+import { POSTGRES_AVAILABLE } from '../helpers/postgres.js';
 import { describeDialects } from '../helpers/server.js';
 import { createVault } from '../helpers/vaults.js';
 import { type FillEnvironment, HOSTS, startFillEnvironment } from './harness.js';
@@ -14,7 +15,7 @@ const environments: Record<string, FillEnvironment> = {};
 beforeAll(async () => {
   shared = await startFillEnvironment({ dialect: 'sqlite' });
   environments.sqlite = shared;
-  environments.postgres = await startFillEnvironment({ dialect: 'postgres', reuse: shared });
+  if (POSTGRES_AVAILABLE) environments.postgres = await startFillEnvironment({ dialect: 'postgres', reuse: shared });
 });
 afterAll(async () => {
   await environments.postgres?.close();

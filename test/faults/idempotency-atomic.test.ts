@@ -4,9 +4,9 @@
 // and a retry with the same Idempotency-Key gets the vault (never 409 "already exists").
 import { sql } from 'kysely';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { DIALECTS, startTestServer, type TestResponse, type TestServer } from '../helpers/server.js';
+import { describeDialects, startTestServer, type TestResponse, type TestServer } from '../helpers/server.js';
 import { createBody, createVault, sleep, uniqueName, VAULTS } from '../helpers/vaults.js';
 
 /** Retries as a client would: while the answer is 409 in progress (Retry-After: 1), wait and send again. */
@@ -19,7 +19,7 @@ async function retryWhileInProgress(send: () => Promise<TestResponse>, withinMs 
   }
 }
 
-describe.each(DIALECTS)('idempotency record and audit events commit with their change (%s)', (dialect) => {
+describeDialects('idempotency record and audit events commit with their change (%s)', (dialect) => {
   let t: TestServer;
   let key: string;
   let pgdb: TestPostgres | undefined;
