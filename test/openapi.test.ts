@@ -45,7 +45,7 @@ const COMPONENTS = [
   'ValidationError',
 ];
 
-const RATE_LIMIT = 60;
+const RATE_LIMIT = 100;
 
 interface Operation {
   operationId?: string;
@@ -160,7 +160,9 @@ describe('the OpenAPI document', () => {
   });
 
   it('declares every status each route can answer', () => {
-    for (const [name, op] of operations()) {
+    expect(operation('POST /mcp').operationId).toBe('mcp_mcp_post');
+    expect(Object.keys(operation('POST /mcp').responses)).toEqual(['200', '202', '400', '401', '403', '406', '413', '415', '503']);
+    for (const [name, op] of operations().filter(([name]) => name.includes(' /api/v2/'))) {
       const statuses = Object.keys(op.responses);
       const [method = '', path = ''] = name.split(' ');
       const expected = ['400', '401', '422', '429', '503'];
@@ -263,6 +265,23 @@ describe('every answer validates against the document', () => {
     // Trusted-gateway mode: an X-User-Org that is not a UUID is a 400.
     expect((await call(gateway, 'GET', V, V, { headers: { 'x-user-org': 'acme' } })).status).toBe(400);
 
+    // MCP: a tool list, a notification, a parse error, no grant, a web page, a wrong Accept.
+    const mcpGrant = await call(t, 'POST', G, `${V}/${other.body.id}/grants`, { key, body: { expires_in: 600 } });
+    const mcpHeaders = { authorization: `Bearer ${mcpGrant.body.grant}`, accept: 'application/json, text/event-stream' };
+    const mcp = (headers: Record<string, string>, body?: unknown, rawBody?: string) =>
+      call(t, 'POST', '/mcp', '/mcp', {
+        headers: { ...mcpHeaders, ...(rawBody === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body,
+        rawBody,
+      });
+    const toolsList = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+    expect((await mcp({}, toolsList)).status).toBe(200);
+    expect((await mcp({}, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+    expect((await mcp({}, undefined, '{"jsonrpc":')).status).toBe(400);
+    expect((await mcp({ authorization: 'Bearer nonsense' }, toolsList)).status).toBe(401);
+    expect((await mcp({ origin: 'http://evil.example' }, toolsList)).status).toBe(403);
+    expect((await mcp({ accept: 'application/json' }, toolsList)).status).toBe(406);
+
     // A credential past its limit: 429 with Retry-After.
     const { key: busy } = await t.newOrg();
     let limited: TestResponse | undefined;
@@ -310,7 +329,9 @@ function validateAll(): void {
   // Each platform operation was seen answering its success, and the error statuses were all met.
   for (const [name, { success }] of Object.entries(PLATFORM_SCHEMAS)) expect(statusesSeen.get(name), name).toContain(success[0]);
   const all = new Set([...statusesSeen.values()].flatMap((set) => [...set]));
-  for (const status of ['400', '401', '404', '409', '413', '415', '422', '429', '502', '503']) expect(all, status).toContain(status);
+  for (const status of ['202', '400', '401', '403', '404', '406', '409', '413', '415', '422', '429', '502', '503']) {
+    expect(all, status).toContain(status);
+  }
 }
 
 /** The document's `#/components/...` references, pointed at the copy of the components added to Ajv. */

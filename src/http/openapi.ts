@@ -14,6 +14,12 @@ export function fastapiOperationId(name: string, method: string, url: string): s
   return `${stem}_${method.toLowerCase()}`;
 }
 
+/**
+ * Route schema key: parts of the route's OpenAPI entry (`body`, `response`) that must not drive the
+ * app's validation or serialization, for a route whose protocol validates and answers by itself (MCP).
+ */
+export const DOCUMENT_ONLY = 'x-document-only';
+
 export function swaggerOptions(info: { title: string; version: string; description: string }): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
@@ -31,11 +37,13 @@ export function swaggerOptions(info: { title: string; version: string; descripti
       },
     },
     transform({ schema, url, route }) {
+      const { [DOCUMENT_ONLY]: documented, ...rest } = (schema ?? {}) as Record<string, unknown>;
+      const merged = { ...rest, ...(documented as object | undefined) } as typeof schema;
       // A route names its handler (operationId: 'get_vault'); the document carries FastAPI's full form.
-      const name = (schema as { operationId?: unknown } | undefined)?.operationId;
-      if (typeof name !== 'string' || name.includes('_api_')) return { schema, url };
+      const name = (merged as { operationId?: unknown } | undefined)?.operationId;
+      if (typeof name !== 'string') return { schema: merged, url };
       const method = [route.method].flat()[0] ?? 'GET';
-      return { schema: { ...schema, operationId: fastapiOperationId(name, method, url) } as typeof schema, url };
+      return { schema: { ...merged, operationId: fastapiOperationId(name, method, url) } as typeof schema, url };
     },
   };
 }

@@ -11,7 +11,10 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../errors.js';
 import { errorForLog } from '../../http/logging.js';
+import { DOCUMENT_ONLY } from '../../http/openapi.js';
+import { ErrorDetail, ref } from '../../http/schemas.js';
 import type { Caller } from '../auth/caller.js';
+import { JsonRpcRequest, JsonRpcResponse, MCP_SCHEMAS } from './mcp.schemas.js';
 import { createMcpServer, type McpCallContext } from './mcp.server.js';
 import { FILL_SECRET_AT, LIST_SECRETS } from './mcp.tools.js';
 
@@ -49,7 +52,32 @@ export function mcpRoutes(deps: McpRouteDeps) {
       request.caller = caller;
     });
 
-    app.post('/mcp', { schema: { hide: true } }, async (request, reply) => {
+    for (const schema of MCP_SCHEMAS) app.addSchema(schema);
+    const jsonRpc = (description: string) => ref(JsonRpcResponse, { description });
+    const detail = (description: string) => ref(ErrorDetail, { description });
+    const schema = {
+      tags: ['MCP'],
+      operationId: 'mcp',
+      summary: 'MCP over Streamable HTTP: one JSON-RPC message per POST (tools list_secrets and fill_secret_at); grants only',
+      security: [{ HTTPBearer: [] }],
+      // Documented only: the SDK's transport checks the message and answers its errors as JSON-RPC.
+      [DOCUMENT_ONLY]: {
+        body: ref(JsonRpcRequest),
+        response: {
+          200: jsonRpc('The JSON-RPC answer (a tool refusal or failure is a result with isError)'),
+          202: { type: 'null', description: 'A notification or response was accepted' },
+          400: jsonRpc('Not one JSON-RPC message (a parse error, a batch), or an unsupported protocol version'),
+          401: detail('Authentication required: only a grant authenticates; carries WWW-Authenticate: Bearer'),
+          403: detail('The request came from a web page (it has an Origin header)'),
+          406: jsonRpc('Accept must list application/json and text/event-stream'),
+          413: detail('The request body is larger than 64 KiB'),
+          415: detail('Content-Type must be application/json'),
+          503: detail('The database is unavailable; see Retry-After'),
+        },
+      },
+    };
+
+    app.post('/mcp', { schema }, async (request, reply) => {
       const body = request.body;
       if (body === UNREADABLE || body === undefined) return reply.code(400).send(jsonRpcError(-32700, 'Parse error: the body is not JSON'));
       if (Array.isArray(body)) {
