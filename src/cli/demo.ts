@@ -158,6 +158,7 @@ export async function demoCommand(config: Config, say: (line: string) => void, o
       if (kept.status !== 201) throw new Error(`minting a grant failed with ${kept.status}`);
       await page.goto(site.url(host, '/totp'));
       const point = await agent.centre(page.locator('#username'));
+      const passwordPoint = await agent.centre(page.locator('#password'));
       say(
         keepInstructions({
           url: server.url,
@@ -168,6 +169,7 @@ export async function demoCommand(config: Config, say: (line: string) => void, o
           loginUrl: page.url(),
           host,
           point,
+          passwordPoint,
           bin: options.bin ?? 'npx sesame',
         }),
       );
@@ -189,6 +191,7 @@ interface KeptDemo {
   loginUrl: string;
   host: string;
   point: { x: number; y: number };
+  passwordPoint: { x: number; y: number };
   bin: string;
 }
 
@@ -209,6 +212,11 @@ function keepInstructions(demo: KeptDemo): string {
     `export SESAME_MCP_URL=${demo.url}/mcp`,
     `export SESAME_CDP_ENDPOINT=${demo.cdpEndpoint}`,
     `export DEMO_LOGIN_URL=${demo.loginUrl}`,
+    // Where the login page's inputs are (viewport CSS pixels), for fill commands such as the README's.
+    `export DEMO_USERNAME_X=${demo.point.x}`,
+    `export DEMO_USERNAME_Y=${demo.point.y}`,
+    `export DEMO_PASSWORD_X=${demo.passwordPoint.x}`,
+    `export DEMO_PASSWORD_Y=${demo.passwordPoint.y}`,
     '',
     `SESAME_GRANT is bound to the demo browser's page, which shows DEMO_LOGIN_URL (${demo.host} only, 20 fills, 1 hour);`,
     `its username input is at (${demo.point.x}, ${demo.point.y}). Then try:`,

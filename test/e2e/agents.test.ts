@@ -71,6 +71,10 @@ describe('docs/agents.md, run', () => {
       'SESAME_MCP_URL',
       'SESAME_CDP_ENDPOINT',
       'DEMO_LOGIN_URL',
+      'DEMO_USERNAME_X',
+      'DEMO_USERNAME_Y',
+      'DEMO_PASSWORD_X',
+      'DEMO_PASSWORD_Y',
     ]);
     expect(exports.SESAME_GRANT).toMatch(/^sesame_gr_/);
     expect(exports.SESAME_MCP_URL).toBe(`${exports.SESAME_URL}/mcp`);
