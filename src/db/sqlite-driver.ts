@@ -72,19 +72,12 @@ export class SqliteGate {
    * Runs `work` (one synchronous statement) outside any transaction of this process, retrying it while
    * another process holds the lock. A statement refused with SQLITE_BUSY changed nothing, so a retry is safe.
    */
-  async outside<T>(work: () => T, deadline = Date.now() + this.#options.deadlineMs): Promise<T> {
-    let delay = this.#options.firstDelayMs;
-    for (;;) {
+  outside<T>(work: () => T, deadline = Date.now() + this.#options.deadlineMs): Promise<T> {
+    return this.#whileBusy(deadline, async () => {
       // (A transaction nobody here owns, begun on the raw handle, is not waited for: it would never end.)
       while (this.#raw.inTransaction && this.#owner !== undefined) await this.#ended;
-      try {
-        return work();
-      } catch (err) {
-        if (!isSqliteBusy(err) || Date.now() + delay > deadline) throw err;
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, this.#options.maxDelayMs);
-    }
+      return work();
+    });
   }
 
   /** Only for the owner of the open transaction: its statements run at once, with no lock to wait for. */
@@ -116,7 +109,7 @@ export class SqliteGate {
   async commit(owner: object): Promise<void> {
     this.#check(owner);
     // In WAL mode a COMMIT does not wait for readers; a rollback journal's would, so it is retried too.
-    await this.#retryInside(() => this.#raw.exec('COMMIT'));
+    await this.#whileBusy(Date.now() + this.#options.deadlineMs, async () => this.#raw.exec('COMMIT'));
     // A failed COMMIT (SQLITE_FULL) keeps the ownership: Kysely calls rollbackTransaction next.
     this.#release();
   }
@@ -139,12 +132,12 @@ export class SqliteGate {
     this.#release();
   }
 
-  async #retryInside<T>(work: () => T): Promise<T> {
-    const deadline = Date.now() + this.#options.deadlineMs;
+  /** Runs `attempt` again after a growing pause while SQLite answers SQLITE_BUSY, until `deadline`. */
+  async #whileBusy<T>(deadline: number, attempt: () => Promise<T>): Promise<T> {
     let delay = this.#options.firstDelayMs;
     for (;;) {
       try {
-        return work();
+        return await attempt();
       } catch (err) {
         if (!isSqliteBusy(err) || Date.now() + delay > deadline) throw err;
       }
