@@ -23,17 +23,14 @@
 //        --warm: fills per case per round; --cold: fresh servers (and fresh connections/processes of each cold case)
 // needs: `npm ci` (builds dist/), Debian's Chromium at /usr/bin/chromium. Runs in about 45 s on 2 cores.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { BIN, HOST, ITEM_ID, loginFixture, OP_VAULT, ROOT, workspace } from './setup.mjs';
 
-const ROOT = join(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin', 'sesame.js');
 const { values: args } = parseArgs({
   options: {
     warm: { type: 'string', default: '150' },
@@ -46,22 +43,13 @@ const WARM = Number(args.warm);
 const COLD = Number(args.cold);
 const ROUNDS = Number(args.rounds);
 const WARMUP = Number(args.warmup);
-const OP_VAULT = 'benchvault7turaasywpymt3j';
-const HOST = 'login.app.localhost';
 const FILL_ROUTE = '/api/v2/vaults/:vault_id/fill';
 
 const { launchChromium } = await import(join(ROOT, 'dist', 'demo', 'chromium.js'));
 const { startSite } = await import(join(ROOT, 'dist', 'demo', 'site.js'));
-const { mintFakeToken } = await import(join(ROOT, 'dist', 'providers', 'onepassword', 'fake-token.js'));
 const { fillSecretAt } = await import(join(ROOT, 'dist', 'modules', 'fill', 'index.js'));
 
-const work = mkdtempSync(join(tmpdir(), 'sesame-bench-fill-'));
-const children = new Set();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+const { work, children } = workspace('sesame-bench-fill-');
 
 // ---------- Sesame in a child process ----------
 
@@ -113,49 +101,14 @@ async function stopSesame(server) {
 
 // ---------- setup ----------
 
-const password = `pw-bench-${randomBytes(12).toString('base64url')}`;
-const token = mintFakeToken({ seed: 'bench-fill' });
+const { token, password, env } = loginFixture(work, 'bench-fill');
+// The fixture's item as the library's in-memory source lists it.
 const ITEM = {
-  id: 'benchitem0000000000000000',
+  id: ITEM_ID,
   title: 'Bench site',
   category: 'Login',
   updatedAt: '2026-01-01T00:00:00Z',
   websites: [{ url: `http://${HOST}`, autofill: 'AnywhereOnWebsite' }],
-};
-const fixturePath = join(work, 'fixture.json');
-writeFileSync(
-  fixturePath,
-  JSON.stringify({
-    tokens: { [token]: { vaults: [OP_VAULT], state: 'active' } },
-    vaults: {
-      [OP_VAULT]: {
-        title: 'Bench logins',
-        items: [
-          {
-            id: ITEM.id,
-            title: ITEM.title,
-            category: ITEM.category,
-            updated_at: ITEM.updatedAt,
-            websites: ITEM.websites,
-            fields: [
-              { id: 'username', type: 'text', label: 'username', value: 'bench-user' },
-              { id: 'password', type: 'concealed', label: 'password', value: password },
-            ],
-          },
-        ],
-      },
-    },
-    faults: {},
-  }),
-);
-const env = {
-  PORT: '0',
-  HOST: '127.0.0.1',
-  DATABASE_URL: `sqlite:${join(work, 'sesame.db')}`,
-  SESAME_MASTER_KEY: randomBytes(32).toString('base64'),
-  SESAME_ONEPASSWORD_FIXTURE: fixturePath,
-  LOG_LEVEL: 'info',
-  SESAME_RATE_LIMIT: '100000000',
 };
 
 const chrome = await launchChromium();

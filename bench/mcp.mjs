@@ -14,9 +14,6 @@
 // usage: node bench/mcp.mjs [--samples 100] [--rounds 3] [--warmup 20]
 // needs: `npm ci` (builds dist/), Debian's Chromium at /usr/bin/chromium. About a minute on 2 cores.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -24,9 +21,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { chromium } from 'playwright-core';
+import { BIN, HOST, loginFixture, OP_VAULT, ROOT, workspace } from './setup.mjs';
 
-const ROOT = join(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin', 'sesame.js');
 const { values: args } = parseArgs({
   options: {
     samples: { type: 'string', default: '100' },
@@ -37,60 +33,12 @@ const { values: args } = parseArgs({
 const SAMPLES = Number(args.samples);
 const ROUNDS = Number(args.rounds);
 const WARMUP = Number(args.warmup);
-const OP_VAULT = 'benchvault7turaasywpymt3j';
-const HOST = 'login.app.localhost';
 
 const { launchChromium } = await import(join(ROOT, 'dist', 'demo', 'chromium.js'));
 const { startSite } = await import(join(ROOT, 'dist', 'demo', 'site.js'));
-const { mintFakeToken } = await import(join(ROOT, 'dist', 'providers', 'onepassword', 'fake-token.js'));
 
-const work = mkdtempSync(join(tmpdir(), 'sesame-bench-mcp-'));
-const children = new Set();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
-
-// ---------- setup ----------
-
-const password = `pw-bench-${randomBytes(12).toString('base64url')}`;
-const token = mintFakeToken({ seed: 'bench-mcp' });
-const fixturePath = join(work, 'fixture.json');
-writeFileSync(
-  fixturePath,
-  JSON.stringify({
-    tokens: { [token]: { vaults: [OP_VAULT], state: 'active' } },
-    vaults: {
-      [OP_VAULT]: {
-        title: 'Bench logins',
-        items: [
-          {
-            id: 'benchitem0000000000000000',
-            title: 'Bench site',
-            category: 'Login',
-            updated_at: '2026-01-01T00:00:00Z',
-            websites: [{ url: `http://${HOST}`, autofill: 'AnywhereOnWebsite' }],
-            fields: [
-              { id: 'username', type: 'text', label: 'username', value: 'bench-user' },
-              { id: 'password', type: 'concealed', label: 'password', value: password },
-            ],
-          },
-        ],
-      },
-    },
-    faults: {},
-  }),
-);
-const env = {
-  PORT: '0',
-  HOST: '127.0.0.1',
-  DATABASE_URL: `sqlite:${join(work, 'sesame.db')}`,
-  SESAME_MASTER_KEY: randomBytes(32).toString('base64'),
-  SESAME_ONEPASSWORD_FIXTURE: fixturePath,
-  LOG_LEVEL: 'info',
-  SESAME_RATE_LIMIT: '100000000',
-};
+const { work, children } = workspace('sesame-bench-mcp-');
+const { token, env } = loginFixture(work, 'bench-mcp');
 
 /** `sesame serve`; every request's server-side ms is queued by route, in log order. */
 function startSesame() {
