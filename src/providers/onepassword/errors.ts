@@ -4,7 +4,7 @@
 // per kind: SDK messages can quote their input and must not travel further.
 // The SDK (@1password/sdk 0.5.0, pinned) is deliberately not imported here; class names are compared instead.
 
-import { malformedTokenError, PROVIDER_ERRORS, ProviderError, type ProviderErrorKind, providerError } from '../provider.js';
+import { PROVIDER_ERRORS, ProviderError, type ProviderErrorKind, providerError } from '../provider.js';
 
 export type SdkPhase = 'login' | 'call';
 
@@ -12,8 +12,6 @@ export type SdkPhase = 'login' | 'call';
 export const PROVIDER_ERROR_MESSAGES: Readonly<Record<ProviderErrorKind, string>> = Object.fromEntries(
   Object.entries(PROVIDER_ERRORS).map(([kind, { message }]) => [kind, message]),
 ) as Record<ProviderErrorKind, string>;
-
-export { malformedTokenError, providerError };
 
 export interface SdkErrorRule {
   /** Compared case-insensitively against the error message. */

@@ -12,11 +12,12 @@ import {
   type ItemOverview,
   ProviderError,
   type ProviderErrorKind,
+  providerError,
   type ServiceToken,
   type TokenInput,
 } from '../provider.js';
 import { tokenKey } from '../service-token.js';
-import { classifySdkError, providerError } from './errors.js';
+import { classifySdkError } from './errors.js';
 import type { SdkOperation } from './worker-protocol.js';
 
 /** The part of '@1password/sdk' used here: the module boundary where tests put a fake. */
